@@ -1,0 +1,58 @@
+"""Small shared helpers: the one seeding story and numerically safe primitives.
+
+Randomness: every random function in mdplab takes ``rng`` (``None``, an ``int`` seed, a
+``numpy.random.SeedSequence`` or a ``numpy.random.Generator``) and turns it into a
+``Generator`` with :func:`as_rng`. Independent children for parallel work are spawned with
+:func:`spawn` (``SeedSequence.spawn``), so the same seed gives the same result on any machine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+RngLike = int | np.integer | np.random.Generator | np.random.SeedSequence | None
+
+
+def as_rng(rng: RngLike = None) -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` for ``rng``.
+
+    ``None`` gives a fresh, OS-seeded generator; an ``int`` or ``SeedSequence`` seeds a PCG64
+    generator; a ``Generator`` is returned unchanged (so calls share its stream).
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer, np.random.SeedSequence)):
+        if isinstance(rng, (int, np.integer)) and rng < 0:
+            raise ValueError(f"rng: a seed must be a non-negative integer, got {rng}")
+        return np.random.default_rng(rng)
+    raise TypeError(
+        f"rng: expected None, an int seed, a SeedSequence or a numpy Generator, "
+        f"got {type(rng).__name__}"
+    )
+
+
+def spawn(rng: RngLike, n: int) -> list[np.random.Generator]:
+    """``n`` statistically independent child generators derived from ``rng``."""
+    if isinstance(rng, np.random.Generator):
+        return list(rng.spawn(n))
+    seq = rng if isinstance(rng, np.random.SeedSequence) else np.random.SeedSequence(rng)
+    return [np.random.default_rng(s) for s in seq.spawn(n)]
+
+
+def kl_divergence(p, q, axis: int = -1) -> np.ndarray:
+    r"""Kullback-Leibler divergence :math:`\mathrm{KL}(p\|q) = \sum_i p_i \log(p_i / q_i)`.
+
+    Safe at zeros: terms with :math:`p_i = 0` contribute 0 (convention :math:`0 \log 0 = 0`);
+    the result is ``inf`` where ``p`` puts mass on an entry where ``q`` has none.
+    ``p`` and ``q`` are broadcast against each other and summed along ``axis``.
+    Inputs are not renormalised: pass distributions.
+    """
+    p = np.asarray(p, dtype=float)
+    q = np.asarray(q, dtype=float)
+    if np.any(p < 0) or np.any(q < 0):
+        raise ValueError("kl_divergence: p and q must be non-negative")
+    p, q = np.broadcast_arrays(p, q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)
+    terms = np.where((p > 0) & (q == 0), np.inf, terms)
+    return terms.sum(axis=axis)
