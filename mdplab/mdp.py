@@ -255,15 +255,16 @@ class TabularMDP:
                     "mu is not a distribution"
                 )
 
-        self._P = P
-        self._R = _readonly(R)
-        self._mu = _readonly(mu)
-        self._gamma = gamma
-        self._horizon = horizon
-        self._S = int(S)
-        self._A = int(A)
-        self._p_time = bool(p_time)
-        self._r_time = bool(r_time)
+        init = object.__setattr__
+        init(self, "_P", P)
+        init(self, "_R", _readonly(R))
+        init(self, "_mu", _readonly(mu))
+        init(self, "_gamma", gamma)
+        init(self, "_horizon", horizon)
+        init(self, "_S", int(S))
+        init(self, "_A", int(A))
+        init(self, "_p_time", bool(p_time))
+        init(self, "_r_time", bool(r_time))
 
     # ------------------------------------------------------------------ attributes
     P = property(lambda self: self._P, doc="Transition kernel (read-only).")
@@ -294,9 +295,7 @@ class TabularMDP:
         return (self._S, self._A) if self.discounted else (self._horizon, self._S, self._A)
 
     def __setattr__(self, name, value):
-        if hasattr(self, "_A"):
-            raise AttributeError("TabularMDP is immutable; build a new model instead")
-        object.__setattr__(self, name, value)
+        raise AttributeError("TabularMDP is immutable; build a new model with .with_(...)")
 
     def __repr__(self) -> str:
         kind = f"gamma={self._gamma}" if self.discounted else f"horizon={self._horizon}"
