@@ -12,10 +12,34 @@ from .mdp import (
     load_mdp,
     uniform_policy,
 )
+from .solvers import (
+    PolicyValue,
+    Solution,
+    bellman_operator,
+    evaluate,
+    greedy_policy,
+    occupancy,
+    policy_reward,
+    q_values,
+    soft_max,
+    softmax_policy,
+    solve,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "PolicyValue",
+    "Solution",
+    "bellman_operator",
+    "evaluate",
+    "greedy_policy",
+    "occupancy",
+    "policy_reward",
+    "q_values",
+    "soft_max",
+    "softmax_policy",
+    "solve",
     "TabularMDP",
     "check_mdp",
     "check_policy",

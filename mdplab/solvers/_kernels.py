@@ -1,0 +1,130 @@
+"""Numba kernels of the exact solvers (the only compiled code of :mod:`mdplab.solvers`).
+
+Every kernel has a plain-NumPy counterpart in :mod:`mdplab.solvers.bellman` and an agreement
+test in ``tests/test_kernels.py``. Kernels are compiled with ``cache=True`` and
+``fastmath=False`` (IEEE semantics: the summation order is fixed, results are reproducible),
+and parallelise over states with ``prange`` (each state is written by exactly one thread).
+
+Sparse kernels read the CSR arrays ``(indptr, indices, data)`` of the ``(S*A, S)`` kernel
+(row ``s*A + a``). Dense models compute ``P @ V`` with BLAS (already at memory bandwidth) and
+use :func:`soft_max_rows` for the per-state (soft) maximum.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+_JIT = dict(cache=True, fastmath=False, nogil=True)
+
+
+@nb.njit(**_JIT)
+def _soft_value(q, ref, beta):
+    """beta * log sum_a ref[a] exp(q[a] / beta) (max over ref's support when beta == 0)."""
+    A = q.shape[0]
+    m = -np.inf
+    for a in range(A):
+        if ref[a] > 0.0 and q[a] > m:
+            m = q[a]
+    if beta == 0.0:
+        return m
+    y = 0.0
+    for a in range(A):
+        if ref[a] > 0.0:
+            y += ref[a] * math.expm1((q[a] - m) / beta)
+    if y > -0.5:
+        return m + beta * math.log1p(y)
+    z = 0.0
+    for a in range(A):
+        if ref[a] > 0.0:
+            z += ref[a] * math.exp((q[a] - m) / beta)
+    return m + beta * math.log(z)
+
+
+@nb.njit(parallel=True, **_JIT)
+def soft_max_rows(Q, ref, beta, out):
+    """out[s] = soft max of Q[s, :] against ref[s, :] (hard max on ref's support if beta == 0)."""
+    for s in nb.prange(Q.shape[0]):
+        out[s] = _soft_value(Q[s], ref[s], beta)
+
+
+@nb.njit(parallel=True, **_JIT)
+def bellman_csr(indptr, indices, data, R, ref, V, gamma, beta, Q, out):
+    """Q[s, a] = R[s, a] + gamma * P[s*A + a] . V and out[s] = soft max of Q[s, :]."""
+    S, A = R.shape
+    for s in nb.prange(S):
+        for a in range(A):
+            row = s * A + a
+            acc = 0.0
+            for k in range(indptr[row], indptr[row + 1]):
+                acc += data[k] * V[indices[k]]
+            Q[s, a] = R[s, a] + gamma * acc
+        out[s] = _soft_value(Q[s], ref[s], beta)
+
+
+@nb.njit(parallel=True, **_JIT)
+def policy_backup_csr(indptr, indices, data, r_pi, pi, V, gamma, out):
+    """out[s] = r_pi[s] + gamma * sum_a pi[s, a] * (P[s*A + a] . V); rows with pi = 0 skipped."""
+    S, A = pi.shape
+    for s in nb.prange(S):
+        tot = 0.0
+        for a in range(A):
+            w = pi[s, a]
+            if w == 0.0:
+                continue
+            row = s * A + a
+            acc = 0.0
+            for k in range(indptr[row], indptr[row + 1]):
+                acc += data[k] * V[indices[k]]
+            tot += w * acc
+        out[s] = r_pi[s] + gamma * tot
+
+
+@nb.njit(parallel=True, **_JIT)
+def policy_from_q(Q, V, ref, beta, pi):
+    """pi[s] = ref e^{(Q - V)/beta} renormalised, or one-hot argmax on ref's support (beta = 0,
+    ties to the lowest index)."""
+    S, A = Q.shape
+    for s in nb.prange(S):
+        if beta == 0.0:
+            best = -1
+            m = -np.inf
+            for a in range(A):
+                pi[s, a] = 0.0
+                if ref[s, a] > 0.0 and (best < 0 or Q[s, a] > m):
+                    m = Q[s, a]
+                    best = a
+            pi[s, best] = 1.0
+        else:
+            tot = 0.0
+            for a in range(A):
+                w = 0.0
+                if ref[s, a] > 0.0:
+                    w = ref[s, a] * math.exp((Q[s, a] - V[s]) / beta)
+                pi[s, a] = w
+                tot += w
+            for a in range(A):
+                pi[s, a] /= tot
+
+
+@nb.njit(parallel=True, **_JIT)
+def policy_reward_rows(R, pi, ref, log_z, beta, out):
+    """out[s] = sum_a pi[s,a] (R[s,a] - beta log(pi[s,a] z[s] / ref[s,a])), with 0 log 0 = 0.
+
+    ``log_z[s] = log sum_a ref[s, a]`` (0 up to rounding): the KL is taken against the exactly
+    normalised reference, as in ``_soft_value`` (matters when ``beta`` is huge)."""
+    S, A = R.shape
+    for s in nb.prange(S):
+        tot = 0.0
+        for a in range(A):
+            w = pi[s, a]
+            if w > 0.0:
+                tot += w * R[s, a]
+                if beta > 0.0:
+                    if ref[s, a] > 0.0:
+                        tot -= beta * w * (math.log(w / ref[s, a]) + log_z[s])
+                    else:
+                        tot = -np.inf
+        out[s] = tot

@@ -1,0 +1,120 @@
+"""The Bellman operators of one model step, bound to preallocated buffers (private).
+
+:class:`StepOperator` packages what every solver needs for one kernel ``P_h`` and reward
+``R_h`` with a discount ``gamma``, a temperature ``beta`` and a reference ``ref``:
+
+* ``bellman(V)``: ``(T V, Q)`` with ``Q = R + gamma P V`` and ``T V`` the (soft) max;
+* ``policy(Q, V)``: greedy (``beta = 0``) or Gibbs policy;
+* ``policy_reward(pi)``: ``r_pi`` including the KL penalty;
+* ``policy_backup(r_pi, pi, V)``: ``T_pi V = r_pi + gamma P_pi V``;
+* ``policy_matrix(pi)``: ``P_pi`` as a dense or CSR ``(S, S)`` matrix.
+
+Dense kernels use BLAS for ``P V``; sparse ones the Numba kernels of :mod:`._kernels`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _kernels as K
+
+
+def _log_row_sums(ref: np.ndarray) -> np.ndarray:
+    """``log sum_a ref[s, a]`` accurate to a fraction of an ulp (compensated summation).
+
+    The rows sum to 1 up to rounding; the soft maximum treats them as exactly normalised, and
+    so must the KL penalty, or a mismatch of order ``beta * 1e-16`` appears at huge ``beta``.
+    """
+    total = np.zeros(ref.shape[0])
+    err = np.zeros(ref.shape[0])
+    for a in range(ref.shape[1]):  # vectorised TwoSum over states (Knuth)
+        x = ref[:, a]
+        t = total + x
+        bp = t - total
+        err += (total - (t - bp)) + (x - bp)
+        total = t
+    return np.log1p((total - 1.0) + err)
+
+
+class StepOperator:
+    def __init__(self, P2, R, gamma: float, beta: float, ref: np.ndarray):
+        self.S, self.A = R.shape
+        self.gamma = float(gamma)
+        self.beta = float(beta)
+        self.R = np.ascontiguousarray(R, dtype=np.float64)
+        self.ref = np.ascontiguousarray(ref, dtype=np.float64)
+        self.sparse = sp.issparse(P2)
+        if self.sparse:
+            self.indptr, self.indices, self.data = P2.indptr, P2.indices, P2.data
+            self.P2 = P2
+        else:
+            self.P2 = np.ascontiguousarray(P2)
+        self.Q = np.empty((self.S, self.A))
+        self.log_z = _log_row_sums(self.ref)
+
+    # -- the optimality operator -------------------------------------------------
+    def bellman(self, V: np.ndarray, out: np.ndarray | None = None, Q: np.ndarray | None = None):
+        """Return ``(T V, Q)``; writes into ``out``/``Q`` (defaults: fresh / shared buffer)."""
+        Q = self.Q if Q is None else Q
+        out = np.empty(self.S) if out is None else out
+        if self.sparse:
+            K.bellman_csr(self.indptr, self.indices, self.data, self.R, self.ref, V,
+                          self.gamma, self.beta, Q, out)
+        else:
+            np.dot(self.P2, V, out=Q.reshape(-1))
+            Q *= self.gamma
+            Q += self.R
+            K.soft_max_rows(Q, self.ref, self.beta, out)
+        return out, Q
+
+    # -- policies ----------------------------------------------------------------
+    def policy(self, Q: np.ndarray, V: np.ndarray) -> np.ndarray:
+        pi = np.empty_like(Q)
+        K.policy_from_q(Q, V, self.ref, self.beta, pi)
+        return pi
+
+    def policy_reward(self, pi: np.ndarray) -> np.ndarray:
+        out = np.empty(self.S)
+        K.policy_reward_rows(self.R, np.ascontiguousarray(pi), self.ref, self.log_z, self.beta,
+                             out)
+        return out
+
+    def gibbs_reward(self, pi: np.ndarray, Q: np.ndarray, V: np.ndarray) -> np.ndarray:
+        r"""``r_pi`` of the policy ``pi`` derived from ``(Q, V)`` by :meth:`policy`.
+
+        For the Gibbs policy :math:`\log(\pi/\pi_{\rm ref}) = (Q - V)/\beta`, so
+        :math:`r_\pi = \sum_a \pi (R - Q) + V`: no division by ``beta`` and no logarithm of
+        a ratio close to 1 (which loses ``beta * 1e-16`` at huge ``beta``). For ``beta = 0`` it
+        is the plain expected reward.
+        """
+        if self.beta == 0.0:
+            return self.policy_reward(pi)
+        return V + np.einsum("sa,sa->s", pi, self.R - Q)
+
+    def policy_backup(self, r_pi, pi, V, out=None, P_pi=None):
+        """``r_pi + gamma P_pi V`` (uses a prebuilt ``P_pi`` when given)."""
+        out = np.empty(self.S) if out is None else out
+        if P_pi is not None:
+            np.copyto(out, P_pi @ V)
+            out *= self.gamma
+            out += r_pi
+        elif self.sparse:
+            K.policy_backup_csr(self.indptr, self.indices, self.data, r_pi,
+                                np.ascontiguousarray(pi), V, self.gamma, out)
+        else:
+            out[:] = r_pi + self.gamma * np.einsum(
+                "sa,sa->s", pi, (self.P2 @ V).reshape(self.S, self.A))
+        return out
+
+    def policy_matrix(self, pi: np.ndarray):
+        """``P_pi[s, s'] = sum_a pi(a|s) P(s'|s, a)``: dense ``(S, S)`` or CSR."""
+        S, A = self.S, self.A
+        if not self.sparse:
+            return np.einsum("sa,sat->st", pi, self.P2.reshape(S, A, S))
+        rows, cols = np.nonzero(pi)
+        if len(rows) == S:  # deterministic: select rows (cost ~ nnz of the chosen rows)
+            order = np.argsort(rows, kind="stable")
+            return self.P2[rows[order] * A + cols[order]]
+        weights = sp.csr_array((pi[rows, cols], (rows, rows * A + cols)), shape=(S, S * A))
+        return (weights @ self.P2).tocsr()

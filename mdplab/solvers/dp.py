@@ -1,0 +1,306 @@
+r"""Dynamic programming for standard and KL-regularized MDPs: VI, PI, modified PI, backward induction.
+
+The soft Bellman optimality operator with temperature :math:`\beta \ge 0` and reference
+:math:`\pi_{\rm ref}` (see :mod:`mdplab.solvers.bellman`) is
+
+.. math::
+
+    (T V)(s) = \beta \log \sum_a \pi_{\rm ref}(a|s)\, e^{Q(s,a)/\beta},\qquad
+    Q = R + \gamma P V,
+
+and the hard maximum over the support of :math:`\pi_{\rm ref}` at :math:`\beta = 0`. It is a
+:math:`\gamma`-contraction in the sup norm, monotone, and satisfies
+:math:`T(V + c\mathbf 1) = TV + \gamma c \mathbf 1`; its fixed point :math:`V^*` is the optimal
+KL-regularized value and :math:`\pi^*(a|s) = \pi_{\rm ref}(a|s) e^{(Q^*(s,a) - V^*(s))/\beta}`
+(Neu, Jonsson & Gomez 2017, arXiv:1705.07798; Geist, Scherrer & Pietquin 2019, "A theory of
+regularized Markov decision processes", arXiv:1901.11275, Thm. 1).
+
+Methods (discounted models):
+
+* **Value iteration** ``"vi"``: :math:`V_{k+1} = T V_k`.
+* **Policy iteration** ``"pi"``: evaluate :math:`\pi_k` exactly (linear system of
+  :mod:`mdplab.solvers.evaluate`), then :math:`\pi_{k+1}` = greedy / Gibbs policy of
+  :math:`Q^{\pi_k}`. For :math:`\beta > 0` this is Newton's method on the smooth equation
+  :math:`TV - V = 0` and converges quadratically near the solution (Puterman & Brumelle 1979 for
+  the hard case as Newton-Kantorovich; Geist et al. 2019 for the regularized one); for
+  :math:`\beta = 0` it terminates when the greedy policy repeats (Puterman 1994, Thm. 6.4.2).
+* **Modified policy iteration** ``"mpi"``: improvement, then ``eval_sweeps`` partial
+  evaluations :math:`V \leftarrow T_{\pi} V` (Puterman & Shin 1978; Puterman 1994, §6.5).
+
+Stopping rule and accuracy guarantee (McQueen 1966; Porteus 1971; Puterman 1994, Prop. 6.6.1):
+for any :math:`V`, with :math:`d = TV - V` and :math:`c = \gamma/(1-\gamma)`, monotonicity and
+the constant-shift property give
+
+.. math:: TV + c \min_s d(s) \;\le\; V^* \;\le\; TV + c \max_s d(s)
+
+elementwise. Every method returns the midpoint :math:`\hat V = TV + c(\max d + \min d)/2` of
+the first such bracket whose half-width :math:`c(\max d - \min d)/2` is at most ``tol``; that
+half-width is ``Solution.error_bound`` and guarantees :math:`\|\hat V - V^*\|_\infty \le`
+``tol``. Rounding limits what float64 can certify to about
+:math:`c \cdot \epsilon_{\rm mach} \|V\|_\infty`; a ``tol`` below that floor ends with
+``converged=False`` and a warning rather than an endless loop.
+
+Finite-horizon models are solved exactly by backward induction (``"backward"``):
+:math:`V_H = 0`, :math:`Q_h = R_h + P_h V_{h+1}`, :math:`V_h = T_h V_{h+1}`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import scipy.sparse.linalg as spla
+
+from ..mdp import TabularMDP
+from ._operator import StepOperator
+from .bellman import _check_beta, check_ref
+from .evaluate import DENSE_LIMIT, solve_policy_system
+from .result import Solution
+
+__all__ = ["solve", "value_iteration", "policy_iteration", "modified_policy_iteration",
+           "backward_induction"]
+
+METHODS = ("auto", "vi", "pi", "mpi", "backward", "lp")
+_EPS = np.finfo(float).eps
+
+
+class _Bracket:
+    """McQueen-Porteus bracket of V* from a pair (V, TV)."""
+
+    __slots__ = ("estimate", "bound", "residual", "floor")
+
+    def __init__(self, V, TV, gamma):
+        d = TV - V
+        lo, hi = float(d.min()), float(d.max())
+        c = gamma / (1.0 - gamma)
+        self.estimate = TV + c * 0.5 * (hi + lo)
+        self.bound = c * 0.5 * (hi - lo)
+        self.residual = max(abs(lo), abs(hi))
+        self.floor = 2.0 * _EPS * (c + 1.0) * float(np.max(np.abs(TV)))
+
+
+def _check_tol(tol) -> float:
+    tol = float(tol)
+    if not (tol > 0.0) or not math.isfinite(tol):
+        raise ValueError(f"tol = {tol!r} must be a positive finite number")
+    return tol
+
+
+def _default_max_iter(mdp: TabularMDP, tol: float) -> int:
+    """Sweeps after which plain VI is guaranteed within tol by the sup-norm contraction bound."""
+    g = mdp.gamma
+    if g == 0.0:
+        return 2
+    span = float(np.ptp(mdp.R)) + 1.0
+    n = math.log(tol * (1.0 - g) / (2.0 * span / (1.0 - g))) / math.log(g)
+    return int(min(max(n, 10) + 10, 10_000_000))
+
+
+def _finish(op, br, V_used, k, method, beta, tol, history, converged, msg):
+    """Build the Solution from the final bracket (V-hat, Q, policy, residual)."""
+    V = br.estimate
+    TV, Q = op.bellman(V)
+    Q = Q.copy()
+    policy = op.policy(Q, TV if beta > 0 else V)
+    residual = float(np.max(np.abs(TV - V)))
+    if not converged:
+        warnings.warn(f"{method}: {msg}", RuntimeWarning, stacklevel=3)
+    return Solution(V=V, Q=Q, policy=policy, iterations=k, residual=residual,
+                    error_bound=br.bound, converged=converged, method=method, beta=beta,
+                    message=msg, history=np.asarray(history))
+
+
+def _stop(br, tol):
+    """(stop?, converged?) for the bracket ``br``."""
+    if br.bound <= tol:
+        return True, True
+    if br.bound <= br.floor:
+        return True, False
+    return False, False
+
+
+def _floor_message(br, tol):
+    return (f"tol = {tol:.1e} is below what float64 can certify for this problem "
+            f"(error bound {br.bound:.2e}, rounding floor {br.floor:.2e}); raise tol")
+
+
+def _initial_value(op: StepOperator, V0) -> np.ndarray:
+    """V0, or the constant (min_s T0(s))/(1-gamma) for which T V0 >= V0 (monotone start)."""
+    if V0 is not None:
+        V0 = np.array(V0, dtype=np.float64)
+        if V0.shape != (op.S,):
+            raise ValueError(f"V0 has shape {V0.shape}, expected ({op.S},)")
+        return V0
+    T0, _ = op.bellman(np.zeros(op.S))
+    return np.full(op.S, float(T0.min()) / (1.0 - op.gamma))
+
+
+def value_iteration(op: StepOperator, tol: float, max_iter: int, V0=None) -> Solution:
+    V = _initial_value(op, V0)
+    TV = np.empty_like(V)
+    history = []
+    for k in range(1, max_iter + 1):
+        op.bellman(V, out=TV)
+        br = _Bracket(V, TV, op.gamma)
+        history.append(br.residual)
+        stop, ok = _stop(br, tol)
+        if stop:
+            msg = f"error bound {br.bound:.2e} <= tol after {k} sweeps" if ok else \
+                _floor_message(br, tol)
+            return _finish(op, br, V, k, "vi", op.beta, tol, history, ok, msg)
+        V, TV = TV, V
+    return _finish(op, br, V, max_iter, "vi", op.beta, tol, history, False,
+                   f"max_iter = {max_iter} sweeps reached with error bound {br.bound:.2e}")
+
+
+def _evaluate_policy(op: StepOperator, pi, r_pi, V_guess) -> np.ndarray:
+    """Exact (to rounding) value of pi; matrix-free GMRES when P_pi would be too large."""
+    S = op.S
+    if op.sparse and S > DENSE_LIMIT:
+        nnz_rows = np.diff(op.indptr).reshape(S, op.A)
+        if int(nnz_rows[pi > 0].sum()) > 30_000_000:
+            buf = np.empty(S)
+            zero = np.zeros(S)
+
+            def matvec(x):
+                op.policy_backup(zero, pi, np.ascontiguousarray(x), out=buf)
+                return x - buf
+
+            M = spla.LinearOperator((S, S), matvec=matvec, dtype=np.float64)
+            x, _ = spla.gmres(M, r_pi, x0=V_guess, rtol=1e-13, atol=0.0, restart=50,
+                              maxiter=40)
+            return x
+    return solve_policy_system(op.policy_matrix(pi), r_pi, op.gamma, V0=V_guess)
+
+
+def policy_iteration(op: StepOperator, tol: float, max_iter: int, V0=None) -> Solution:
+    V = _initial_value(op, V0)
+    TV, Q = op.bellman(V)
+    history = []
+    prev_actions = None
+    for k in range(1, max_iter + 1):
+        br = _Bracket(V, TV, op.gamma)
+        history.append(br.residual)
+        stop, ok = _stop(br, tol)
+        pi = op.policy(Q, TV)
+        if op.beta == 0.0:
+            actions = pi.argmax(axis=1)
+            if prev_actions is not None and np.array_equal(actions, prev_actions):
+                stop, ok = True, True  # greedy policy repeats: V is V* up to rounding
+            prev_actions = actions
+        if stop:
+            msg = (f"error bound {br.bound:.2e} after {k - 1} policy evaluations"
+                   if ok else _floor_message(br, tol))
+            return _finish(op, br, V, k - 1, "pi", op.beta, tol, history, ok, msg)
+        V = _evaluate_policy(op, pi, op.gibbs_reward(pi, Q, TV), TV)
+        TV, Q = op.bellman(V)
+    br = _Bracket(V, TV, op.gamma)
+    return _finish(op, br, V, max_iter, "pi", op.beta, tol, history, False,
+                   f"max_iter = {max_iter} policy evaluations reached, bound {br.bound:.2e}")
+
+
+def modified_policy_iteration(op: StepOperator, tol: float, max_iter: int, V0=None,
+                              eval_sweeps: int = 20) -> Solution:
+    V = _initial_value(op, V0)
+    TV = np.empty_like(V)
+    W = np.empty_like(V)
+    history = []
+    deterministic = op.beta == 0.0
+    for k in range(1, max_iter + 1):
+        _, Q = op.bellman(V, out=TV)
+        br = _Bracket(V, TV, op.gamma)
+        history.append(br.residual)
+        stop, ok = _stop(br, tol)
+        if stop:
+            msg = (f"error bound {br.bound:.2e} <= tol after {k} improvements" if ok
+                   else _floor_message(br, tol))
+            return _finish(op, br, V, k, "mpi", op.beta, tol, history, ok, msg)
+        pi = op.policy(Q, TV)
+        r_pi = op.gibbs_reward(pi, Q, TV)
+        # Deterministic policies on dense models: P_pi is S x S, A times cheaper to sweep.
+        P_pi = op.policy_matrix(pi) if deterministic and not op.sparse else None
+        V[:] = TV
+        for _ in range(eval_sweeps):
+            op.policy_backup(r_pi, pi, V, out=W, P_pi=P_pi)
+            V, W = W, V
+    return _finish(op, br, V, max_iter, "mpi", op.beta, tol, history, False,
+                   f"max_iter = {max_iter} improvements reached, bound {br.bound:.2e}")
+
+
+def backward_induction(mdp: TabularMDP, beta: float, ref: np.ndarray) -> Solution:
+    H, S, A = mdp.H, mdp.S, mdp.A
+    V = np.zeros((H + 1, S))
+    Q = np.empty((H, S, A))
+    policy = np.empty((H, S, A))
+    for h in range(H - 1, -1, -1):
+        ref_h = ref[h] if ref.ndim == 3 else ref
+        op = StepOperator(mdp.transitions(h), mdp.rewards(h), 1.0, beta, ref_h)
+        op.bellman(V[h + 1], out=V[h], Q=Q[h])
+        policy[h] = op.policy(Q[h], V[h])
+    return Solution(V=V, Q=Q, policy=policy, iterations=H, residual=0.0, error_bound=0.0,
+                    converged=True, method="backward", beta=beta,
+                    message=f"exact backward induction over {H} steps",
+                    history=np.zeros(0))
+
+
+def solve(mdp: TabularMDP, beta: float = 0.0, ref=None, method: str = "auto",
+          tol: float = 1e-10, max_iter: int | None = None, V0=None,
+          eval_sweeps: int = 20) -> Solution:
+    r"""Optimal (KL-regularized) values and policy of ``mdp``.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+    beta : float
+        KL temperature :math:`\beta \ge 0`; ``0`` is the unregularized problem.
+    ref : array_like, optional
+        Reference policy ``(S, A)`` (or ``(H, S, A)``); ``None`` is uniform. Actions with
+        ``ref = 0`` are never taken (also at ``beta = 0``, the limit :math:`\beta \to 0^+`).
+    method : {"auto", "vi", "pi", "mpi", "backward", "lp"}
+        ``"auto"`` is backward induction with a finite horizon and modified policy iteration
+        otherwise; ``"lp"`` solves the occupancy-measure convex program with cvxpy.
+    tol : float
+        Discounted models: guaranteed bound on :math:`\|V - V^*\|_\infty` (stopping rule above).
+    max_iter : int, optional
+        Iteration cap; hitting it returns ``converged=False`` with a ``RuntimeWarning``.
+        Default: the number of sweeps after which VI is guaranteed within ``tol``.
+    V0 : array_like, optional
+        Starting value for the discounted methods.
+    eval_sweeps : int
+        Partial evaluation sweeps per improvement in modified policy iteration.
+    """
+    if not isinstance(mdp, TabularMDP):
+        raise TypeError(f"mdp: expected a TabularMDP, got {type(mdp).__name__}")
+    beta = _check_beta(beta)
+    tol = _check_tol(tol)
+    if method not in METHODS:
+        raise ValueError(f"method = {method!r}; expected one of {', '.join(METHODS)}")
+    ref_arr = check_ref(mdp, ref)
+    if method == "lp":
+        from .lp import solve_lp
+
+        return solve_lp(mdp, beta=beta, ref=ref, tol=tol)
+    if not mdp.discounted:
+        if method not in ("auto", "backward"):
+            raise ValueError(
+                f"method = {method!r} is for discounted models; finite-horizon models are "
+                "solved exactly by backward induction: use method='auto' or 'backward'")
+        return backward_induction(mdp, beta, ref_arr)
+    if method == "backward":
+        raise ValueError("method = 'backward' needs a finite-horizon model (horizon=H)")
+    if max_iter is None:
+        max_iter = _default_max_iter(mdp, tol) if method != "pi" else 1000
+    if int(max_iter) < 1:
+        raise ValueError(f"max_iter = {max_iter} must be >= 1")
+    if int(eval_sweeps) < 1:
+        raise ValueError(f"eval_sweeps = {eval_sweeps} must be >= 1")
+    op = StepOperator(mdp.transitions(), mdp.R, mdp.gamma, beta, ref_arr)
+    if method == "vi":
+        sol = value_iteration(op, tol, int(max_iter), V0)
+    elif method == "pi":
+        sol = policy_iteration(op, tol, int(max_iter), V0)
+    else:
+        sol = modified_policy_iteration(op, tol, int(max_iter), V0, int(eval_sweeps))
+    return sol
+
