@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mdplab import plot, report
+from mdplab import report
 from mdplab.claims import ClaimResult, _registry, register
 
 META = {
@@ -28,9 +28,9 @@ def fake_claims():
         def check_pass(quick, rng, out):
             CALLS.append("fake-pass")
             n = 5 if quick else 40
-            fig, ax = plot.new_figure()
-            ax.plot(np.arange(n), rng.random(n))
-            figures = plot.save_figure(fig, out / "curve")
+            figures = [out / "curve.pdf", out / "curve.png"]  # stand-ins (plots: test_plot.py)
+            for f in figures:
+                f.write_bytes(rng.bytes(16))
             table = pd.DataFrame({"k": np.arange(n), "ratio | bound": np.linspace(0, 0.9, n)})
             return ClaimResult(passed=True, table=table, figures=figures,
                                summary="max ratio 0.9 <= gamma", key_numbers={"max_ratio": 0.9,
