@@ -211,3 +211,21 @@ def test_markdown_table_formats_and_truncates():
     assert lines[2] == "| 1 | 0.1235 | x\\|y |" and lines[3] == "| 2 | inf | z w |"
     assert len(lines) == 4
     assert report.markdown_table(pd.DataFrame()) == "(empty table)"
+
+
+def test_named_index_is_kept_and_over_budget_is_flagged(tmp_path):
+    import time
+
+    with _registry._isolated():
+
+        @register(id="slow-indexed", title="Slow", citation="c", statement="s",
+                  budget_seconds=0.001)
+        def check(quick, rng, out):
+            time.sleep(0.01)
+            table = pd.DataFrame({"err": [1e-12, 2e-12]}, index=pd.Index([0.1, 1.0], name="beta"))
+            return ClaimResult(passed=True, table=table)
+
+        _build(tmp_path, quick=False, figures_dir=None)
+    out = tmp_path / "report"
+    assert list(pd.read_csv(out / "slow-indexed" / "table.csv").columns) == ["beta", "err"]
+    assert "**over budget**" in (out / "index.md").read_text()

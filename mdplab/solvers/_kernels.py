@@ -13,11 +13,39 @@ use :func:`soft_max_rows` for the per-state (soft) maximum.
 from __future__ import annotations
 
 import math
+import types
 
 import numba as nb
 import numpy as np
 
 _JIT = dict(cache=True, fastmath=False, nogil=True)
+
+#: Below this many array entries a kernel runs its serial build: waking the worker threads
+#: costs more than it saves on small problems (and far more on a loaded machine).
+PARALLEL_MIN_WORK = 200_000
+
+
+class _SerialOrParallel:
+    """One kernel source compiled twice: serial for small inputs, ``parallel=True`` for large.
+
+    The serial build is compiled from a renamed copy of the function so that Numba's on-disk
+    cache keeps the two builds apart. The choice depends only on the largest array argument.
+    """
+
+    def __init__(self, fn):
+        code = fn.__code__.replace(co_name=fn.__name__ + "_serial",
+                                   co_qualname=fn.__qualname__ + "_serial")
+        serial_fn = types.FunctionType(code, fn.__globals__, fn.__name__ + "_serial",
+                                       fn.__defaults__)
+        self.serial = nb.njit(**_JIT)(serial_fn)
+        self.parallel = nb.njit(parallel=True, **_JIT)(fn)
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+
+    def __call__(self, *args):
+        work = max((a.size for a in args if isinstance(a, np.ndarray)), default=0)
+        kernel = self.parallel if work >= PARALLEL_MIN_WORK else self.serial
+        return kernel(*args)
 
 
 @nb.njit(**_JIT)
@@ -43,14 +71,14 @@ def _soft_value(q, ref, beta):
     return m + beta * math.log(z)
 
 
-@nb.njit(parallel=True, **_JIT)
+@_SerialOrParallel
 def soft_max_rows(Q, ref, beta, out):
     """out[s] = soft max of Q[s, :] against ref[s, :] (hard max on ref's support if beta == 0)."""
     for s in nb.prange(Q.shape[0]):
         out[s] = _soft_value(Q[s], ref[s], beta)
 
 
-@nb.njit(parallel=True, **_JIT)
+@_SerialOrParallel
 def bellman_csr(indptr, indices, data, R, ref, V, gamma, beta, Q, out):
     """Q[s, a] = R[s, a] + gamma * P[s*A + a] . V and out[s] = soft max of Q[s, :]."""
     S, A = R.shape
@@ -64,7 +92,7 @@ def bellman_csr(indptr, indices, data, R, ref, V, gamma, beta, Q, out):
         out[s] = _soft_value(Q[s], ref[s], beta)
 
 
-@nb.njit(parallel=True, **_JIT)
+@_SerialOrParallel
 def policy_backup_csr(indptr, indices, data, r_pi, pi, V, gamma, out):
     """out[s] = r_pi[s] + gamma * sum_a pi[s, a] * (P[s*A + a] . V); rows with pi = 0 skipped."""
     S, A = pi.shape
@@ -82,7 +110,7 @@ def policy_backup_csr(indptr, indices, data, r_pi, pi, V, gamma, out):
         out[s] = r_pi[s] + gamma * tot
 
 
-@nb.njit(parallel=True, **_JIT)
+@_SerialOrParallel
 def policy_from_q(Q, V, ref, beta, pi):
     """pi[s] = ref e^{(Q - V)/beta} renormalised, or one-hot argmax on ref's support (beta = 0,
     ties to the lowest index)."""
@@ -109,7 +137,7 @@ def policy_from_q(Q, V, ref, beta, pi):
                 pi[s, a] /= tot
 
 
-@nb.njit(parallel=True, **_JIT)
+@_SerialOrParallel
 def policy_reward_rows(R, pi, ref, log_z, beta, out):
     """out[s] = sum_a pi[s,a] (R[s,a] - beta log(pi[s,a] z[s] / ref[s,a])), with 0 log 0 = 0.
 
