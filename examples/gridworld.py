@@ -41,8 +41,8 @@ def soft_value_iteration(mdp, beta: float, tol: float = 1e-10, max_iter: int = 1
     for _ in range(max_iter):
         Q = mdp.R + mdp.gamma * (P @ V).reshape(S, A)
         if beta > 0:
-            m = Q.max(axis=1, keepdims=True)
-            V_new = (m + beta * np.log(np.mean(np.exp((Q - m) / beta), axis=1, keepdims=True)))[:, 0]
+            m = Q.max(axis=1)
+            V_new = m + beta * np.log(np.mean(np.exp((Q - m[:, None]) / beta), axis=1))
         else:
             V_new = Q.max(axis=1)
         done = np.abs(V_new - V).max() <= tol * (1 - mdp.gamma) / (2 * mdp.gamma)

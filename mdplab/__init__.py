@@ -1,5 +1,6 @@
 """mdplab: exact solvers, best-of-N analytics and claim checks for KL-regularized RL."""
 
+from . import envs
 from ._utils import kl_divergence
 from .mdp import (
     TabularMDP,
@@ -28,7 +29,16 @@ from .solvers import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):  # heavier subpackages load on first use: ml.plot, ml.claims, ml.report
+    if name in ("plot", "claims", "report"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'mdplab' has no attribute {name!r}")
+
 __all__ = [
+    "envs",
     "PolicyValue",
     "Solution",
     "bellman_operator",

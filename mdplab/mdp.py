@@ -294,6 +294,9 @@ class TabularMDP:
         """Shape of a policy: ``(S, A)`` when discounted, ``(H, S, A)`` with a finite horizon."""
         return (self._S, self._A) if self.discounted else (self._horizon, self._S, self._A)
 
+    def __reduce__(self):  # pickling (multiprocessing, Dask): rebuild through the constructor
+        return (_rebuild, (self._P, self._R, self._gamma, self._horizon, self._mu))
+
     def __setattr__(self, name, value):
         raise AttributeError("TabularMDP is immutable; build a new model with .with_(...)")
 
@@ -373,6 +376,10 @@ class TabularMDP:
     def load(cls, path) -> TabularMDP:
         """Read a model written by :meth:`save`; see :func:`load_mdp`."""
         return load_mdp(path)
+
+
+def _rebuild(P, R, gamma, horizon, mu) -> TabularMDP:
+    return TabularMDP(P, R, gamma=gamma, horizon=horizon, mu=mu)
 
 
 def load_mdp(path) -> TabularMDP:

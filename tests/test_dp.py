@@ -47,7 +47,7 @@ def _brute_force(m):
 def test_hard_optimum_matches_brute_force(seed, gamma, sparse):
     m = make_random_mdp(4, 3, rng=seed, gamma=gamma, sparse=sparse)
     V_star = _brute_force(m)
-    for method in METHODS:
+    for method in METHODS + (["gs"] if sparse else []):
         sol = ml.solve(m, method=method, tol=1e-10)
         assert sol.converged and sol.error_bound <= 1e-10
         assert np.max(np.abs(sol.V - V_star)) <= 1e-10, method
@@ -135,8 +135,8 @@ def test_deterministic_chain_closed_form():
     R[n - 1, :] = 1.0
     m = ml.TabularMDP(P, R, gamma=g)
     expected = g ** (n - 1 - np.arange(n)) / (1 - g)
-    for method in METHODS:
-        sol = ml.solve(m, method=method)
+    for method in METHODS + ["gs"]:
+        sol = ml.solve(m.sparse(), method=method)
         np.testing.assert_allclose(sol.V, expected, atol=1e-10)
         assert np.all(sol.policy[: n - 1, 1] == 1.0)
 
@@ -218,10 +218,11 @@ def test_error_bound_is_honest_on_slow_mixing_problem():
     """The reported bound really bounds the error (against an exact PI answer)."""
     m = _slow_chain()
     exact = _brute_force_pi(m)
-    for method, tol in [("vi", 1e-4), ("mpi", 1e-6), ("vi", 1e-8)]:
-        sol = ml.solve(m, method=method, tol=tol)
+    for method, tol in [("vi", 1e-4), ("mpi", 1e-6), ("vi", 1e-8), ("gs", 1e-6), ("auto", 1e-8)]:
+        sol = ml.solve(m.sparse(), method=method, tol=tol)
         err = np.max(np.abs(sol.V - exact))
-        assert err <= sol.error_bound + 1e-12 and sol.error_bound <= tol
+        # 1e-10: accuracy of the reference itself (np.linalg.solve, condition ~ 1/(1-gamma))
+        assert err <= sol.error_bound + 1e-10 and sol.error_bound <= tol
 
 
 def _brute_force_pi(m):
@@ -272,3 +273,10 @@ def test_no_warnings_on_normal_solves(small_mdp):
         for beta in (0.0, 0.3):
             for method in METHODS:
                 ml.solve(small_mdp, beta=beta, method=method)
+
+
+def test_gauss_seidel_needs_sparse_and_auto_reports_its_route(small_mdp):
+    with pytest.raises(ValueError, match="needs a sparse model"):
+        ml.solve(small_mdp, method="gs")
+    assert ml.solve(small_mdp).method == "auto (mpi)"
+    assert ml.solve(small_mdp.sparse()).method == "auto (pi)"

@@ -82,3 +82,38 @@ def test_greedy_ties_go_to_lowest_index_within_support():
     K.policy_from_q(Q, np.zeros(2), ref, 0.0, pi)
     np.testing.assert_array_equal(pi, [[1, 0, 0], [0, 1, 0]])
     np.testing.assert_array_equal(B.greedy_policy(Q, ref), pi)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.4])
+@pytest.mark.parametrize("forward", [True, False])
+def test_gauss_seidel_sweep_matches_plain_loop(beta, forward):
+    rng = np.random.default_rng(5)
+    S, A = 30, 3
+    dense = rng.dirichlet(np.ones(S), size=(S, A))
+    P = sp.csr_array(dense.reshape(S * A, S))
+    R, ref, V = rng.random((S, A)), _ref_with_zeros(rng, S, A), rng.normal(size=S)
+    expected = V.copy()
+    for s in (range(S) if forward else range(S - 1, -1, -1)):
+        q = R[s] + 0.9 * dense[s] @ expected
+        expected[s] = B.soft_max(q[None, :], beta, ref[s][None, :])[0]
+    got = V.copy()
+    change = K.gauss_seidel_csr(P.indptr, P.indices, P.data, R, ref, got, 0.9, beta, forward,
+                                np.empty((1, A)))
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
+    assert change == pytest.approx(np.max(np.abs(expected - V)), rel=1e-12)
+
+
+def test_policy_sweeps_match_repeated_numpy_backups():
+    rng = np.random.default_rng(6)
+    S, A = 25, 2
+    dense = rng.dirichlet(np.ones(S), size=(S, A))
+    P = sp.csr_array(dense.reshape(S * A, S))
+    pi = rng.dirichlet(np.ones(A), size=S)
+    r = rng.random(S)
+    V = rng.normal(size=S)
+    P_pi = np.einsum("sa,sat->st", pi, dense)
+    expected = V.copy()
+    for _ in range(7):
+        expected = r + 0.8 * P_pi @ expected
+    K.policy_sweeps_csr(P.indptr, P.indices, P.data, r, pi, V, 0.8, 7, np.empty(S))
+    np.testing.assert_allclose(V, expected, rtol=1e-13, atol=1e-13)

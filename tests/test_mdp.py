@@ -195,3 +195,13 @@ def test_from_gymnasium_dict_adds_absorbing_state():
     assert m.P[1, 1, 2] == 1.0 and m.R[1, 1] == 1.0
     np.testing.assert_array_equal(m.P[2, :, 2], 1.0)
     np.testing.assert_array_equal(m.mu, [1.0, 0.0, 0.0])
+
+
+def test_pickle_roundtrip_for_multiprocessing():
+    import pickle
+
+    for m in (make_random_mdp(4, 2, rng=0), make_random_mdp(4, 2, rng=0, sparse=True),
+              make_random_mdp(3, 2, rng=0, horizon=2, time_varying=True)):
+        m2 = pickle.loads(pickle.dumps(m))
+        assert repr(m2) == repr(m)
+        np.testing.assert_array_equal(m2.R, m.R)

@@ -340,14 +340,20 @@ def check_soft_pi_quadratic(quick: bool, rng: np.random.Generator, out):
         for beta in betas:
             res = {m: solve(mdp, beta=beta, method=m, tol=1e-9) for m in ("pi", "mpi", "vi")}
             e = res["pi"].history
-            digits = [
-                np.log(e[k + 1]) / np.log(e[k])
-                for k in range(len(e) - 1)
-                if e[k] < 1e-2 and e[k + 1] > 1e-13
+            # estimated order of convergence p_k = log(e_{k+1}/e_k) / log(e_k/e_{k-1}):
+            # 1 for a linear rate, -> 2 for Newton; residuals within 1e3 eps |V| of rounding
+            # are excluded (they measure float64 noise, not the method)
+            floor = 1e3 * EPS * float(np.max(np.abs(res["pi"].V)))
+            eoc = [
+                np.log(e[k + 1] / e[k]) / np.log(e[k] / e[k - 1])
+                for k in range(1, len(e) - 1)
+                if e[k + 1] > floor
             ]
-            order = float(min(digits)) if digits else np.nan
-            # quadratic: from the first residual < 1e-2 the digits at least ~double each step
-            ok = bool(digits) and order >= 1.8 and res["pi"].converged
+            order = float(eoc[-1]) if eoc else np.nan  # the asymptotic (last) estimate
+            tail = len(e) - 1 - int(np.argmax(e < 1e-2))
+            # too few steps for an estimate means 1e-2 -> rounding floor in <= 2 steps, which no
+            # linear rate near gamma = 0.99 can do
+            ok = res["pi"].converged and tail <= 4 and (order >= 1.8 if eoc else tail <= 2)
             passed &= ok
             rows.append(
                 {
@@ -356,7 +362,8 @@ def check_soft_pi_quadratic(quick: bool, rng: np.random.Generator, out):
                     "pi_iterations": res["pi"].iterations,
                     "mpi_iterations": res["mpi"].iterations,
                     "vi_sweeps": res["vi"].iterations,
-                    "min_digit_ratio": order,
+                    "order_of_convergence": order,
+                    "steps_after_1e-2": tail,
                     "quadratic": ok,
                 }
             )
@@ -385,9 +392,10 @@ def check_soft_pi_quadratic(quick: bool, rng: np.random.Generator, out):
     summary = (
         "Soft PI needs at most "
         f"{int(table['pi_iterations'].max())} iterations vs up to "
-        f"{int(table['vi_sweeps'].max())} VI sweeps; once the residual is below 1e-2, "
-        f"log e_(k+1) / log e_k >= {float(table['min_digit_ratio'].min()):.2f} "
-        "(criterion >= 1.8, i.e. quadratic) on every instance and beta."
+        f"{int(table['vi_sweeps'].max())} VI sweeps; the estimated order of convergence "
+        "log(e_(k+1)/e_k) / log(e_k/e_(k-1)) reaches at least "
+        f"{float(table['order_of_convergence'].min()):.2f} on every instance and beta "
+        "(criterion >= 1.8; 1 would be linear), with at most 4 steps after e_k < 1e-2."
     )
     return ClaimResult(
         passed,
@@ -397,6 +405,6 @@ def check_soft_pi_quadratic(quick: bool, rng: np.random.Generator, out):
         {
             "max_pi_iterations": float(table["pi_iterations"].max()),
             "max_vi_sweeps": float(table["vi_sweeps"].max()),
-            "min_digit_ratio": float(table["min_digit_ratio"].min()),
+            "order_of_convergence": float(table["order_of_convergence"].min()),
         },
     )

@@ -48,26 +48,29 @@ class _SerialOrParallel:
         return kernel(*args)
 
 
-@nb.njit(**_JIT)
-def _soft_value(q, ref, beta):
-    """beta * log sum_a ref[a] exp(q[a] / beta) (max over ref's support when beta == 0)."""
-    A = q.shape[0]
+@nb.njit(inline="always", **_JIT)
+def _soft_value(Q, ref, s, beta):
+    """beta * log sum_a ref[s, a] exp(Q[s, a] / beta) (max over ref's support when beta == 0).
+
+    Indexes the 2-D arrays directly (no row views) and is inlined into every caller: a call
+    per state with array slices costs more than the arithmetic."""
+    A = Q.shape[1]
     m = -np.inf
     for a in range(A):
-        if ref[a] > 0.0 and q[a] > m:
-            m = q[a]
+        if ref[s, a] > 0.0 and Q[s, a] > m:
+            m = Q[s, a]
     if beta == 0.0:
         return m
     y = 0.0
     for a in range(A):
-        if ref[a] > 0.0:
-            y += ref[a] * math.expm1((q[a] - m) / beta)
+        if ref[s, a] > 0.0:
+            y += ref[s, a] * math.expm1((Q[s, a] - m) / beta)
     if y > -0.5:
         return m + beta * math.log1p(y)
     z = 0.0
     for a in range(A):
-        if ref[a] > 0.0:
-            z += ref[a] * math.exp((q[a] - m) / beta)
+        if ref[s, a] > 0.0:
+            z += ref[s, a] * math.exp((Q[s, a] - m) / beta)
     return m + beta * math.log(z)
 
 
@@ -75,7 +78,7 @@ def _soft_value(q, ref, beta):
 def soft_max_rows(Q, ref, beta, out):
     """out[s] = soft max of Q[s, :] against ref[s, :] (hard max on ref's support if beta == 0)."""
     for s in nb.prange(Q.shape[0]):
-        out[s] = _soft_value(Q[s], ref[s], beta)
+        out[s] = _soft_value(Q, ref, s, beta)
 
 
 @_SerialOrParallel
@@ -89,7 +92,7 @@ def bellman_csr(indptr, indices, data, R, ref, V, gamma, beta, Q, out):
             for k in range(indptr[row], indptr[row + 1]):
                 acc += data[k] * V[indices[k]]
             Q[s, a] = R[s, a] + gamma * acc
-        out[s] = _soft_value(Q[s], ref[s], beta)
+        out[s] = _soft_value(Q, ref, s, beta)
 
 
 @_SerialOrParallel
@@ -108,6 +111,29 @@ def policy_backup_csr(indptr, indices, data, r_pi, pi, V, gamma, out):
                 acc += data[k] * V[indices[k]]
             tot += w * acc
         out[s] = r_pi[s] + gamma * tot
+
+
+@_SerialOrParallel
+def policy_sweeps_csr(indptr, indices, data, r_pi, pi, V, gamma, n_sweeps, tmp):
+    """``n_sweeps`` Jacobi sweeps ``V <- r_pi + gamma P_pi V`` in place (``tmp``: scratch).
+
+    Used by modified policy iteration; one call replaces ``n_sweeps`` Python-level calls."""
+    S, A = pi.shape
+    for _ in range(n_sweeps):
+        for s in nb.prange(S):
+            tot = 0.0
+            for a in range(A):
+                w = pi[s, a]
+                if w == 0.0:
+                    continue
+                row = s * A + a
+                acc = 0.0
+                for k in range(indptr[row], indptr[row + 1]):
+                    acc += data[k] * V[indices[k]]
+                tot += w * acc
+            tmp[s] = r_pi[s] + gamma * tot
+        for s in nb.prange(S):
+            V[s] = tmp[s]
 
 
 @_SerialOrParallel
@@ -156,3 +182,27 @@ def policy_reward_rows(R, pi, ref, log_z, beta, out):
                     else:
                         tot = -np.inf
         out[s] = tot
+
+
+@nb.njit(**_JIT)
+def gauss_seidel_csr(indptr, indices, data, R, ref, V, gamma, beta, forward, Qrow):
+    """One in-place Gauss-Seidel sweep of the (soft) Bellman operator; returns max |change|.
+
+    States are updated in increasing (``forward``) or decreasing order, each with the newest
+    values of the others (serial by nature). ``Qrow`` is a ``(1, A)`` scratch array."""
+    S, A = R.shape
+    change = 0.0
+    for i in range(S):
+        s = i if forward else S - 1 - i
+        for a in range(A):
+            row = s * A + a
+            acc = 0.0
+            for k in range(indptr[row], indptr[row + 1]):
+                acc += data[k] * V[indices[k]]
+            Qrow[0, a] = R[s, a] + gamma * acc
+        new = _soft_value(Qrow, ref[s:s + 1], 0, beta)
+        d = abs(new - V[s])
+        if d > change:
+            change = d
+        V[s] = new
+    return change

@@ -68,6 +68,11 @@ class StepOperator:
             K.soft_max_rows(Q, self.ref, self.beta, out)
         return out, Q
 
+    def gauss_seidel(self, V: np.ndarray, forward: bool) -> float:
+        """One in-place Gauss-Seidel sweep (sparse models); returns the largest change."""
+        return K.gauss_seidel_csr(self.indptr, self.indices, self.data, self.R, self.ref, V,
+                                  self.gamma, self.beta, forward, np.empty((1, self.A)))
+
     # -- policies ----------------------------------------------------------------
     def policy(self, Q: np.ndarray, V: np.ndarray) -> np.ndarray:
         pi = np.empty_like(Q)
@@ -106,6 +111,19 @@ class StepOperator:
             out[:] = r_pi + self.gamma * np.einsum(
                 "sa,sa->s", pi, (self.P2 @ V).reshape(self.S, self.A))
         return out
+
+    def policy_sweeps(self, r_pi, pi, V, n_sweeps: int, P_pi=None) -> np.ndarray:
+        """``n_sweeps`` applications of ``T_pi`` to ``V`` in place (partial evaluation)."""
+        if self.sparse and P_pi is None:
+            K.policy_sweeps_csr(self.indptr, self.indices, self.data, r_pi,
+                                np.ascontiguousarray(pi), V, self.gamma, n_sweeps,
+                                np.empty(self.S))
+            return V
+        W = np.empty(self.S)
+        for _ in range(n_sweeps):
+            self.policy_backup(r_pi, pi, V, out=W, P_pi=P_pi)
+            V[:] = W
+        return V
 
     def policy_matrix(self, pi: np.ndarray):
         """``P_pi[s, s'] = sum_a pi(a|s) P(s'|s, a)``: dense ``(S, S)`` or CSR."""

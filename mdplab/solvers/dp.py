@@ -24,6 +24,8 @@ Methods (discounted models):
   :math:`TV - V = 0` and converges quadratically near the solution (Puterman & Brumelle 1979 for
   the hard case as Newton-Kantorovich; Geist et al. 2019 for the regularized one); for
   :math:`\beta = 0` it terminates when the greedy policy repeats (Puterman 1994, Thm. 6.4.2).
+* **Gauss-Seidel value iteration** ``"gs"``: in-place sweeps, alternately forward and
+  backward over the states (Puterman 1994, §6.3.3); certified by one ordinary sweep.
 * **Modified policy iteration** ``"mpi"``: improvement, then ``eval_sweeps`` partial
   evaluations :math:`V \leftarrow T_{\pi} V` (Puterman & Shin 1978; Puterman 1994, §6.5).
 
@@ -46,6 +48,7 @@ Finite-horizon models are solved exactly by backward induction (``"backward"``):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
@@ -61,7 +64,7 @@ from .result import Solution
 __all__ = ["solve", "value_iteration", "policy_iteration", "modified_policy_iteration",
            "backward_induction"]
 
-METHODS = ("auto", "vi", "pi", "mpi", "backward", "lp")
+METHODS = ("auto", "vi", "gs", "pi", "mpi", "backward", "lp")
 _EPS = np.finfo(float).eps
 
 
@@ -105,10 +108,22 @@ def _finish(op, br, V_used, k, method, beta, tol, history, converged, msg):
     policy = op.policy(Q, TV if beta > 0 else V)
     residual = float(np.max(np.abs(TV - V)))
     if not converged:
-        warnings.warn(f"{method}: {msg}", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"{method}: {msg}", RuntimeWarning, stacklevel=_user_stacklevel())
     return Solution(V=V, Q=Q, policy=policy, iterations=k, residual=residual,
                     error_bound=br.bound, converged=converged, method=method, beta=beta,
                     message=msg, history=np.asarray(history))
+
+
+def _user_stacklevel() -> int:
+    """Stack level of the first frame outside the mdplab package (for warnings)."""
+    import os
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _stop(br, tol):
@@ -154,6 +169,69 @@ def value_iteration(op: StepOperator, tol: float, max_iter: int, V0=None) -> Sol
                    f"max_iter = {max_iter} sweeps reached with error bound {br.bound:.2e}")
 
 
+def gauss_seidel_value_iteration(op: StepOperator, tol: float, max_iter: int,
+                                 V0=None) -> Solution:
+    """Symmetric Gauss-Seidel VI: alternate forward and backward in-place sweeps.
+
+    Values travel across a chain or a grid row in one sweep instead of one state per sweep.
+    The Gauss-Seidel operator is itself a gamma-contraction, but the certificate is the
+    McQueen-Porteus bracket of one ordinary (Jacobi) sweep, computed when the in-place
+    changes suggest convergence, so the accuracy guarantee is the same as for VI.
+    """
+    if not op.sparse:
+        raise ValueError("method='gs' needs a sparse model (use mdp.sparse())")
+    V = _initial_value(op, V0)
+    TV = np.empty_like(V)
+    history = []
+    c = op.gamma / (1.0 - op.gamma)
+    k = 0
+    br = None
+    while k < max_iter:
+        k += 2
+        op.gauss_seidel(V, True)
+        change = op.gauss_seidel(V, False)
+        history.append(change)
+        if c * change > 0.1 * tol and k < max_iter:
+            continue
+        op.bellman(V, out=TV)
+        br = _Bracket(V, TV, op.gamma)
+        stop, ok = _stop(br, tol)
+        if stop:
+            msg = (f"error bound {br.bound:.2e} <= tol after {k} Gauss-Seidel sweeps" if ok
+                   else _floor_message(br, tol))
+            return _finish(op, br, V, k, "gs", op.beta, tol, history, ok, msg)
+        V[:] = TV
+    if br is None:
+        op.bellman(V, out=TV)
+        br = _Bracket(V, TV, op.gamma)
+    return _finish(op, br, V, k, "gs", op.beta, tol, history, False,
+                   f"max_iter = {max_iter} sweeps reached with error bound {br.bound:.2e}")
+
+
+def _auto(op: StepOperator, tol: float, max_iter: int, V0=None, eval_sweeps: int = 20,
+          warm_pairs: int = 10) -> Solution:
+    """``method="auto"``: the fastest robust choice measured in ``benchmarks/results.md``.
+
+    Dense models: modified policy iteration (a sweep is a BLAS matrix-vector product, and
+    random dense kernels mix in a few sweeps). Sparse models: up to ``warm_pairs`` symmetric
+    Gauss-Seidel sweep pairs (values cross chains and grid rows in one sweep), then policy
+    iteration from there (exact evaluation by sparse LU on narrow-band graphs, GMRES on
+    well-connected ones); PI started near V* needs a handful of iterations, where cold PI on
+    a chain needs one per state.
+    """
+    if not op.sparse:
+        sol = modified_policy_iteration(op, tol, max_iter, V0, eval_sweeps)
+    else:
+        V = _initial_value(op, V0)
+        c = op.gamma / (1.0 - op.gamma)
+        for _ in range(warm_pairs):
+            op.gauss_seidel(V, True)
+            if c * op.gauss_seidel(V, False) <= tol:
+                break
+        sol = policy_iteration(op, tol, max_iter, V)
+    return dataclasses.replace(sol, method=f"auto ({sol.method})")
+
+
 def _evaluate_policy(op: StepOperator, pi, r_pi, V_guess) -> np.ndarray:
     """Exact (to rounding) value of pi; matrix-free GMRES when P_pi would be too large."""
     S = op.S
@@ -187,7 +265,8 @@ def policy_iteration(op: StepOperator, tol: float, max_iter: int, V0=None) -> So
         if op.beta == 0.0:
             actions = pi.argmax(axis=1)
             if prev_actions is not None and np.array_equal(actions, prev_actions):
-                stop, ok = True, True  # greedy policy repeats: V is V* up to rounding
+                # greedy policy repeats: V is V* up to rounding; certified only if bound <= tol
+                stop, ok = True, br.bound <= tol
             prev_actions = actions
         if stop:
             msg = (f"error bound {br.bound:.2e} after {k - 1} policy evaluations"
@@ -204,7 +283,6 @@ def modified_policy_iteration(op: StepOperator, tol: float, max_iter: int, V0=No
                               eval_sweeps: int = 20) -> Solution:
     V = _initial_value(op, V0)
     TV = np.empty_like(V)
-    W = np.empty_like(V)
     history = []
     deterministic = op.beta == 0.0
     for k in range(1, max_iter + 1):
@@ -221,9 +299,7 @@ def modified_policy_iteration(op: StepOperator, tol: float, max_iter: int, V0=No
         # Deterministic policies on dense models: P_pi is S x S, A times cheaper to sweep.
         P_pi = op.policy_matrix(pi) if deterministic and not op.sparse else None
         V[:] = TV
-        for _ in range(eval_sweeps):
-            op.policy_backup(r_pi, pi, V, out=W, P_pi=P_pi)
-            V, W = W, V
+        op.policy_sweeps(r_pi, pi, V, eval_sweeps, P_pi=P_pi)
     return _finish(op, br, V, max_iter, "mpi", op.beta, tol, history, False,
                    f"max_iter = {max_iter} improvements reached, bound {br.bound:.2e}")
 
@@ -257,9 +333,11 @@ def solve(mdp: TabularMDP, beta: float = 0.0, ref=None, method: str = "auto",
     ref : array_like, optional
         Reference policy ``(S, A)`` (or ``(H, S, A)``); ``None`` is uniform. Actions with
         ``ref = 0`` are never taken (also at ``beta = 0``, the limit :math:`\beta \to 0^+`).
-    method : {"auto", "vi", "pi", "mpi", "backward", "lp"}
-        ``"auto"`` is backward induction with a finite horizon and modified policy iteration
-        otherwise; ``"lp"`` solves the occupancy-measure convex program with cvxpy.
+    method : {"auto", "vi", "gs", "pi", "mpi", "backward", "lp"}
+        ``"auto"``: backward induction with a finite horizon; otherwise modified policy
+        iteration for dense models and Gauss-Seidel-warmed policy iteration for sparse ones
+        (reported as ``"auto (pi)"`` etc.). ``"gs"``: symmetric Gauss-Seidel value iteration
+        (sparse models). ``"lp"`` solves the occupancy-measure convex program with cvxpy.
     tol : float
         Discounted models: guaranteed bound on :math:`\|V - V^*\|_\infty` (stopping rule above).
     max_iter : int, optional
@@ -290,7 +368,8 @@ def solve(mdp: TabularMDP, beta: float = 0.0, ref=None, method: str = "auto",
     if method == "backward":
         raise ValueError("method = 'backward' needs a finite-horizon model (horizon=H)")
     if max_iter is None:
-        max_iter = _default_max_iter(mdp, tol) if method != "pi" else 1000
+        max_iter = 1000 if method == "pi" or (method == "auto" and mdp.is_sparse) else \
+            _default_max_iter(mdp, tol)
     if int(max_iter) < 1:
         raise ValueError(f"max_iter = {max_iter} must be >= 1")
     if int(eval_sweeps) < 1:
@@ -298,9 +377,13 @@ def solve(mdp: TabularMDP, beta: float = 0.0, ref=None, method: str = "auto",
     op = StepOperator(mdp.transitions(), mdp.R, mdp.gamma, beta, ref_arr)
     if method == "vi":
         sol = value_iteration(op, tol, int(max_iter), V0)
+    elif method == "gs":
+        sol = gauss_seidel_value_iteration(op, tol, int(max_iter), V0)
     elif method == "pi":
         sol = policy_iteration(op, tol, int(max_iter), V0)
-    else:
+    elif method == "mpi":
         sol = modified_policy_iteration(op, tol, int(max_iter), V0, int(eval_sweeps))
+    else:
+        sol = _auto(op, tol, int(max_iter), V0, int(eval_sweeps))
     return sol
 

@@ -1,97 +1,100 @@
 r"""Occupancy-measure programs: the LP (``beta = 0``) and its KL-regularized convex version.
 
-This is the independent cross-check of the dynamic-programming solvers: the optimal values come
-out of a convex program solved by an interior-point method (Clarabel, through cvxpy), not from
-iterating a Bellman operator.
+This is the independent cross-check of the dynamic-programming solvers of
+:mod:`mdplab.solvers.dp`: the optimal values are the Lagrange multipliers of a convex program
+solved by an interior-point method (Clarabel, through cvxpy); no Bellman operator is iterated.
 
-Discounted problems (Puterman, *Markov Decision Processes*, 1994, §6.9). Let
-:math:`d(s,a) \ge 0` be the unnormalised discounted state-action occupancy,
-:math:`d(s,a) = \sum_{t\ge0}\gamma^t \Pr(s_t=s, a_t=a)`, and :math:`d_S(s) = \sum_a d(s,a)`.
-The occupancies of all policies started from a distribution :math:`\alpha` are exactly the
-non-negative solutions of the *flow constraints* (Puterman's dual LP, eq. (6.9.2) and
-Theorem 6.9.1)
+**Discounted problems** (Puterman, *Markov Decision Processes*, Wiley 1994, §6.9). Let
+:math:`d(s,a) = \sum_{t\ge0}\gamma^t \Pr(s_t=s, a_t=a)` be the unnormalised discounted
+state-action occupancy and :math:`d_S(s) = \sum_a d(s,a)`. The occupancies of the stationary
+policies started from a distribution :math:`\alpha` are exactly the non-negative solutions of
+the *flow constraints* (the constraints (6.9.2) of Puterman's dual LP, Theorem 6.9.1)
 
 .. math::
-    :label: flow
 
-    \sum_a d(s', a) = \alpha(s') + \gamma \sum_{s,a} P(s'|s,a)\, d(s,a)
-    \qquad \forall s',
+    \sum_a d(s', a) \;=\; \alpha(s') + \gamma \sum_{s,a} P(s'|s,a)\, d(s,a)
+    \qquad \forall s',                                                     \tag{F}
 
-so :math:`\sum_{s,a} d(s,a) = 1/(1-\gamma)` and :math:`d` determines its policy
+so :math:`\sum_{s,a} d(s,a) = 1/(1-\gamma)`, and :math:`d` is the occupancy of
 :math:`\pi_d(a|s) = d(s,a)/d_S(s)`. With :math:`\beta \ge 0` and a reference policy
 :math:`\pi_{\rm ref}` the program is
 
 .. math::
-    :label: primal
 
-    \max_{d \ge 0}\ \sum_{s,a} d(s,a) R(s,a)
+    \max_{d \ge 0}\ \sum_{s,a} d(s,a)\, R(s,a)
       \;-\; \beta \sum_{s,a} d(s,a) \log\frac{d(s,a)}{d_S(s)\,\pi_{\rm ref}(a|s)}
-    \quad\text{subject to (flow)},
+    \qquad\text{subject to (F)}.                                            \tag{P}
 
-whose objective is :math:`J(\pi_d) = \mathbb{E}[\sum_t \gamma^t (R - \beta\,
-\mathrm{KL}(\pi_d\|\pi_{\rm ref}))]` from :math:`s_0 \sim \alpha`. The penalty is the
-*relative conditional entropy* of :math:`d` with respect to :math:`d_S \otimes \pi_{\rm ref}`:
-each term :math:`x \log(x/y)` is jointly convex (the perspective of :math:`-\log`), so the
-program is concave in :math:`d` and is written with ``cvxpy.rel_entr(d, d_S * ref)``
-(exponential cones). For :math:`\beta = 0` it is Puterman's dual LP (6.9.2) and its dual is
-the primal LP (6.9.1), :math:`\min_V \sum_s \alpha(s) V(s)` subject to
-:math:`V(s) \ge R(s,a) + \gamma \sum_{s'} P(s'|s,a) V(s')`.
+Its objective is :math:`J(\pi_d) = \mathbb{E}[\sum_t \gamma^t (R(s_t,a_t) - \beta\,
+\mathrm{KL}(\pi_d(\cdot|s_t)\|\pi_{\rm ref}(\cdot|s_t)))]` from :math:`s_0 \sim \alpha`. The
+penalty is the relative *conditional* entropy of :math:`d` with respect to
+:math:`d_S \otimes \pi_{\rm ref}`; each term :math:`x\log(x/y)` is jointly convex (the
+perspective of :math:`-\log`), so (P) is a concave maximisation, written with
+``cvxpy.rel_entr(d, d_S * ref)`` (exponential cones). For :math:`\beta = 0`, (P) is Puterman's
+dual LP and its dual is his primal LP :math:`\min_V \sum_s \alpha(s) V(s)` subject to
+:math:`V(s) \ge R(s,a) + \gamma \sum_{s'} P(s'|s,a) V(s')` for all :math:`(s, a)`.
 
-The regularised program is the discounted analogue of the conditional-entropy regularised LP of
-Neu, Jonsson & Gómez, "A unified view of entropy-regularized Markov decision processes",
-arXiv:1705.07798 (2017), stated there for the average-reward criterion (the flow constraints
-have no :math:`\alpha` and :math:`\sum d = 1` instead). Their duality argument carries over
-verbatim: maximising the Lagrangian
-:math:`\sum d\,(R + \gamma P V - V) - \beta\,\mathrm{KL} + \alpha^\top V` over :math:`d(\cdot|s)`
-gives the Gibbs policy and the dual
+(P) is the discounted form of the regularized LP of Neu, Jonsson & Gómez, "A unified view of
+entropy-regularized Markov decision processes", arXiv:1705.07798 (2017), with their
+conditional-entropy regularizer (they treat the average-reward criterion: no :math:`\alpha`
+in (F), :math:`\sum d = 1` and a gain variable instead). Their duality argument carries over
+verbatim: the Lagrangian :math:`\sum_{s,a} d\,(R + \gamma P V - V) - \beta\,(\ldots) +
+\alpha^\top V`, maximised over :math:`d(\cdot|s)`, gives the Gibbs policy and the dual
 
 .. math::
-    :label: dual
 
     \min_V \sum_s \alpha(s) V(s) \quad\text{s.t.}\quad
-    V(s) \ge \beta \log \sum_a \pi_{\rm ref}(a|s)
-      \exp\!\Big(\frac{R(s,a) + \gamma \sum_{s'}P(s'|s,a)V(s')}{\beta}\Big),
+    V(s) \ge \beta \log \sum_a \pi_{\rm ref}(a|s)\,
+      \exp\!\Big(\frac{R(s,a) + \gamma \sum_{s'}P(s'|s,a)V(s')}{\beta}\Big),   \tag{D}
 
-active at the optimum wherever :math:`\alpha(s) > 0` (and at every state visited from there):
-**the multipliers of the flow constraints are the optimal soft values** :math:`V^*`, and
-:math:`\pi^*(a|s) = \pi_{\rm ref}(a|s)\,e^{(Q^*(s,a)-V^*(s))/\beta}` (the soft Bellman equation
-of :mod:`mdplab.solvers.bellman`; the hard max at :math:`\beta = 0`). Strong duality holds
-(Slater: every policy with full support on :math:`\pi_{\rm ref}` gives a strictly positive
-feasible :math:`d`), so :math:`\max J = \alpha^\top V^*`.
+tight at every state the optimal occupancy visits. So **the multipliers of (F) are the optimal
+soft values** :math:`V^*` and :math:`\pi^*(a|s) = \pi_{\rm ref}(a|s)\,
+e^{(Q^*(s,a)-V^*(s))/\beta}`: the soft Bellman equation of :mod:`mdplab.solvers.bellman`
+(the hard max over the support of :math:`\pi_{\rm ref}` at :math:`\beta = 0`). Strong duality
+holds (Slater: any policy with the support of :math:`\pi_{\rm ref}` gives a strictly positive
+feasible :math:`d`), so :math:`\max (P) = \alpha^\top V^*`.
 
-Finite horizon (undiscounted, :math:`P_h, R_h, \pi_{{\rm ref},h}` may depend on the step). One
-occupancy per step, :math:`d_h(s,a) = \Pr(s_h=s, a_h=a)`, :math:`h = 0, \dots, H-1`, with
+**Finite horizon** (undiscounted; :math:`P_h, R_h, \pi_{{\rm ref},h}` may depend on the step).
+One occupancy per step, :math:`d_h(s,a) = \Pr(s_h=s, a_h=a)`, :math:`h = 0, \dots, H-1`, with
+the flow constraints
 
 .. math::
 
     \sum_a d_0(s,a) = \alpha_0(s), \qquad
     \sum_a d_{h+1}(s',a) = \alpha_{h+1}(s') + \sum_{s,a} P_h(s'|s,a)\, d_h(s,a),
 
-and the objective :math:`\sum_h \sum_{s,a} d_h (R_h - \beta \log(d_h / (d_{h,S}
+and the objective :math:`\sum_h \sum_{s,a} d_h (R_h - \beta \log(d_h / (d_{h,S}\,
 \pi_{{\rm ref},h})))`. The multiplier of the step-:math:`h` constraint is :math:`V_h^*`
-(with :math:`V_H = 0`); :math:`\alpha = (\mu, 0, \dots, 0)` is the program of the model
-(:func:`occupancy_lp`, whose occupancy sums to :math:`H`).
+(:math:`V_H = 0`). The model's program is :math:`\alpha = (\mu, 0, \dots, 0)`; its occupancy
+sums to 1 at every step, :math:`H` in all.
 
-Which initial weights. :math:`V^*` does not depend on :math:`\alpha`, but the multipliers only
-determine it where the optimal occupancy is positive (Puterman requires :math:`\alpha > 0`).
-:func:`solve_lp` therefore solves with :math:`\alpha = \mu` when :math:`\mu` charges every
-state and :math:`\alpha = (\mu + 1/S)/2` otherwise, and, with a finite horizon, also
-injects :math:`\alpha_h = 1/S` at every later step; so every state of every step carries mass
-and the returned :math:`V` is :math:`V^*` everywhere. :func:`occupancy_lp` solves the program
-with the model's own :math:`\mu` and returns the optimal occupancy and :math:`J^* =
-\mu^\top V_0^*`.
+**Initial weights.** :math:`V^*` does not depend on :math:`\alpha`, but the multipliers
+determine it only where the optimal occupancy is positive (hence Puterman's
+:math:`\alpha > 0`). :func:`solve_lp` therefore uses :math:`\alpha = \mu` when every
+:math:`\mu(s) \ge 1/(100 S)` and :math:`\alpha = (\mu + 1/S)/2` otherwise, and with a finite
+horizon also :math:`\alpha_h = 1/S` at the later steps: every state of every step carries mass,
+and the returned :math:`V` is :math:`V^*` everywhere. :func:`occupancy_lp` solves the model's
+own program and returns the optimal occupancy and :math:`J^* = \mu^\top V_0^*`.
 
-Numerics. Actions with :math:`\pi_{\rm ref}(a|s) = 0` have no variable (their probability is
-exactly 0, also at :math:`\beta = 0`). The constraint matrices are ``scipy.sparse`` (sparse
-``P`` stays sparse). Rewards are divided by :math:`c = \max|R|` before solving (and
-:math:`\beta` with them) and the multipliers multiplied back, so the solver tolerances are
-relative to the reward scale. Clarabel runs with ``tol_gap_abs = tol_gap_rel = tol_feas =
-tol`` (clipped to :math:`[10^{-12}, 10^{-4}]`); on small instances this gives
-:math:`\max|V - V^*| \approx 10^{-10}` and below. Clarabel missing: SCS with a warning (first
-order, accuracy about :math:`10^{-6}` to :math:`10^{-9}`). A status other than ``optimal``
-gives ``converged = False`` and a ``RuntimeWarning``; no solution at all raises
-``RuntimeError``. ``error_bound`` is ``nan``: the accuracy is the solver's; ``residual`` is the
-Bellman residual :math:`\max|T V - V|` of the returned values, an a-posteriori check.
+**Numerics.** Actions with :math:`\pi_{\rm ref}(a|s) = 0` get no variable (probability exactly
+0, also at :math:`\beta = 0`). Constraint matrices are ``scipy.sparse`` and a sparse ``P``
+stays sparse. Rewards (and :math:`\beta`) are divided by :math:`c = \max|R|` and the
+multipliers multiplied back. The multipliers' error is amplified by the effective horizon
+:math:`k = 1/(1-\gamma)` (or :math:`H`), so Clarabel runs with ``tol_gap_abs = tol_gap_rel =
+tol_feas = tol / k``, clipped to :math:`[10^{-12}, 10^{-4}]`; with the default ``tol = 1e-10``
+the tests measure :math:`\max|V - V^*| \lesssim 10^{-9}\,c` for :math:`\gamma \le 0.99`,
+:math:`H \le 20`, :math:`\beta \le 10`. Clarabel occasionally stalls just short of such
+tolerances (status ``optimal_inaccurate``); it is then rerun once with shorter steps. Clarabel
+not installed: SCS with a warning (first order, about :math:`10^{-6}` to :math:`10^{-9}`).
+A final status other than ``optimal`` gives ``converged = False`` and a ``RuntimeWarning``; no
+solution at all raises ``RuntimeError``. ``error_bound`` is ``nan`` (the accuracy is the
+solver's); ``residual`` is the Bellman residual :math:`\max|T V - V|` of the returned values,
+an a-posteriori check (for discounted models :math:`\max|V - V^*| \le` ``residual``
+:math:`/(1-\gamma)`).
+
+Cost: interior-point iterations factor a sparse KKT system. Random kernels (expander-like)
+fill in, so ``S*A`` of a few thousand takes seconds; a 50x50 gridworld (``S*A = 10^4``) about
+one second. ``S = 50, A = 4``: a few hundredths of a second (``docs/solvers-lp.md``).
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..mdp import TabularMDP
-from .bellman import _check_beta, bellman_operator, check_ref, q_values, softmax_policy
+from .bellman import _check_beta, bellman_operator, check_ref, softmax_policy
 from .result import Solution, _Repr
 
 __all__ = ["solve_lp", "occupancy_lp", "OccupancyLP"]
@@ -155,7 +158,6 @@ class _Program:
         B = 1 if mdp.discounted else mdp.H
         self.S, self.A, self.B = S, A, B
         flat, rows_E, rewards, refs, offsets = [], [], [], [], [0]
-        trans = []  # (row block, col offset, P^T restricted to the support)
         for h in range(B):
             ref_h = ref[h] if ref.ndim == 3 else ref
             f = np.flatnonzero(ref_h.reshape(-1) > 0)
@@ -186,6 +188,15 @@ class _Program:
         self.ref = np.concatenate(refs)
         self.w = np.asarray(weights, dtype=np.float64).reshape(-1)
 
+    def objective(self, x: np.ndarray, beta: float) -> float:
+        """Value of the program at a non-negative ``x`` (``0 log 0 = 0``), in reward units."""
+        value = float(self.r @ x)
+        if beta > 0:
+            y = self.ref * (self.E.T @ (self.E @ x))
+            pos = x > 0
+            value -= beta * float(np.sum(x[pos] * np.log(x[pos] / y[pos])))
+        return value
+
     def unflatten(self, x: np.ndarray) -> np.ndarray:
         """Occupancy vector -> ``(S, A)`` or ``(H, S, A)`` with zeros off the support."""
         S, A, B = self.S, self.A, self.B
@@ -198,13 +209,13 @@ class _Program:
 
 def _rows(P2, idx):
     """Rows ``idx`` of a dense or CSR ``(S*A, S)`` kernel, as CSR."""
-    return sp.csr_array(P2[idx]) if not sp.issparse(P2) else sp.csr_array(P2[idx])
+    return sp.csr_array(P2[idx])
 
 
 def _full_support_weights(mdp: TabularMDP) -> np.ndarray:
     S = mdp.S
     mu = np.asarray(mdp.mu, dtype=np.float64)
-    w0 = mu if mu.min() > 0 else 0.5 * (mu + 1.0 / S)
+    w0 = mu if mu.min() >= 0.01 / S else 0.5 * (mu + 1.0 / S)
     if mdp.discounted:
         return w0
     w = np.full((mdp.H, S), 1.0 / S)
@@ -235,11 +246,11 @@ def _pick_solver(solver, beta: float) -> str:
                              f"{', '.join(installed)}")
     if name not in installed:
         if "SCS" not in installed:
-            raise RuntimeError(f"solve_lp: neither {name} nor SCS is installed "
+            raise RuntimeError(f"occupancy program: neither {name} nor SCS is installed "
                                f"(installed cvxpy solvers: {', '.join(installed)})")
-        warnings.warn(f"solve_lp: solver {name} is not installed; falling back to SCS "
+        warnings.warn(f"occupancy program: solver {name} is not installed; falling back to SCS "
                       "(first order: expect about 1e-6 to 1e-9 accuracy)",
-                      RuntimeWarning, stacklevel=3)
+                      RuntimeWarning, stacklevel=4)
         name = "SCS"
     if beta > 0 and cp.constraints.ExpCone not in _cones(name):
         raise ValueError(f"solver = {name!r} cannot handle exponential cones, which beta = "
@@ -254,8 +265,17 @@ def _cones(name: str):
     return () if s is None else s.SUPPORTED_CONSTRAINTS
 
 
-def _default_options(name: str, tol: float) -> dict:
-    t = float(np.clip(tol, *_TOL_RANGE))
+def _solver_tol(mdp: TabularMDP, tol: float) -> float:
+    """Solver tolerance for a target ``tol`` on ``V`` (relative to ``max|R|``).
+
+    Errors in the multipliers are amplified by the effective horizon (``1/(1-gamma)`` or ``H``),
+    so the solver runs at ``tol / horizon``, clipped to ``_TOL_RANGE``.
+    """
+    horizon = 1.0 / (1.0 - mdp.gamma) if mdp.discounted else float(mdp.H)
+    return float(np.clip(tol / horizon, *_TOL_RANGE))
+
+
+def _default_options(name: str, t: float) -> dict:
     if name == "CLARABEL":
         return dict(tol_gap_abs=t, tol_gap_rel=t, tol_feas=t, tol_ktratio=min(1e-6, 1e2 * t),
                     max_iter=500)
@@ -267,40 +287,69 @@ def _default_options(name: str, tol: float) -> dict:
     return {}
 
 
+#: Clarabel occasionally stalls a few iterations short of tolerances near 1e-11 (status
+#: ``optimal_inaccurate``, about 2% of 400 random models); one rerun with shorter steps
+#: reached them in every case.
+_CLARABEL_RETRY = dict(max_step_fraction=0.95)
+
+
+def _run(problem: cp.Problem, x: cp.Variable, flow, name: str, opts: dict) -> dict:
+    """Solve once; return status, primal, multipliers, value and iteration count."""
+    with warnings.catch_warnings():
+        # cvxpy's own "Solution may be inaccurate" UserWarning: we warn with the context instead
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate",
+                                category=UserWarning)
+        try:
+            problem.solve(solver=name, **opts)
+        except cp.error.SolverError as exc:
+            return dict(status=f"solver error ({exc})", x=None, y=None, iters=0)
+    stats = problem.solver_stats
+    iters = int(stats.num_iters) if stats is not None and stats.num_iters else 0
+    return dict(status=problem.status, x=x.value, y=flow.dual_value, iters=iters)
+
+
 def _solve_program(mdp: TabularMDP, beta: float, ref: np.ndarray, weights: np.ndarray,
                    tol: float, solver, solver_options):
-    """Build and solve the program; returns (x, V, objective, status, iterations, message)."""
+    """Build and solve the program; returns (d, V, objective, status, iterations, message)."""
     prog = _Program(mdp, ref, weights)
+    # values are bounded by max|R| times the horizon: divide the rewards by it
     scale = float(np.max(np.abs(prog.r), initial=0.0))
-    # values are bounded by max|R| (times 1/(1-gamma) or H): divide the rewards by it
     scale = scale if scale > 0 else 1.0
     name = _pick_solver(solver, beta)
-    x = cp.Variable(prog.N, nonneg=True)
+    # beta > 0: rel_entr's domain already gives x >= 0, and a redundant non-negative cone on
+    # top of the exponential cones measurably hurts Clarabel's accuracy.
+    x = cp.Variable(prog.N, nonneg=beta == 0)
     objective = (prog.r / scale) @ x
     if beta > 0:
         G = (prog.E.T @ prog.E).tocsr()  # x -> d_S(s) of each variable's state
-        y = cp.multiply(prog.ref, G @ x)
-        objective = objective - (beta / scale) * cp.sum(cp.rel_entr(x, y))
+        objective = objective - (beta / scale) * cp.sum(
+            cp.rel_entr(x, cp.multiply(prog.ref, G @ x)))
     flow = prog.M @ x == prog.w
     problem = cp.Problem(cp.Maximize(objective), [flow])
-    opts = _default_options(name, tol)
-    opts.update(solver_options or {})
-    try:
-        problem.solve(solver=name, **opts)
-    except cp.error.SolverError as exc:
-        raise RuntimeError(f"solve_lp: the solver {name} failed ({exc}); no solution") from None
-    status = problem.status
-    if x.value is None or flow.dual_value is None:
-        raise RuntimeError(f"solve_lp: {name} returned status {status!r} without a solution")
-    stats = problem.solver_stats
-    iterations = int(stats.num_iters) if stats is not None and stats.num_iters else 0
+    t = _solver_tol(mdp, tol)
+    opts = {**_default_options(name, t), **(solver_options or {})}
+    run = _run(problem, x, flow, name, opts)
+    note = ""
+    if name == "CLARABEL" and run["status"] != cp.OPTIMAL:
+        retry = {**opts, **{k: v for k, v in _CLARABEL_RETRY.items()
+                            if k not in (solver_options or {})}}
+        if retry != opts:
+            second = _run(problem, x, flow, name, retry)
+            second["iters"] += run["iters"]
+            note = " (after a rerun with " + ", ".join(
+                f"{k}={v}" for k, v in _CLARABEL_RETRY.items()) + ")"
+            if second["status"] == cp.OPTIMAL or run["y"] is None:
+                run = second
+    status = run["status"]
+    message = f"{name}: {status}{note}; solver tolerance {t:.0e}"
+    if run["x"] is None or run["y"] is None:
+        raise RuntimeError(f"occupancy program: no solution ({message})")
     # cvxpy's multiplier of ``M x == w`` here is V itself: the Lagrangian of the maximisation is
     # f(x) + V^T (w - M x), and cvxpy reports the multiplier of the problem as posed (checked in
     # the tests against brute force). Scale back to reward units.
-    V = scale * np.asarray(flow.dual_value, dtype=np.float64).reshape(prog.B, prog.S)
-    d = prog.unflatten(np.maximum(np.asarray(x.value, dtype=np.float64), 0.0))
-    value = scale * float(problem.value)
-    return d, V, value, status, iterations, f"{name}: {status}"
+    V = scale * np.asarray(run["y"], dtype=np.float64).reshape(prog.B, prog.S)
+    xv = np.maximum(np.asarray(run["x"], dtype=np.float64), 0.0)  # clip rounding below 0
+    return prog.unflatten(xv), V, prog.objective(xv, beta), status, run["iters"], message
 
 
 def _prepare(mdp, beta, ref, tol):
@@ -343,13 +392,15 @@ def solve_lp(mdp: TabularMDP, beta: float = 0.0, ref=None, tol: float = 1e-10,
         Reference policy ``(S, A)`` (or ``(H, S, A)`` with a finite horizon); uniform if None.
         Actions with ``ref = 0`` are excluded and get probability exactly 0.
     tol : float
-        Solver tolerance (Clarabel's ``tol_gap_abs``, ``tol_gap_rel``, ``tol_feas``), relative
-        to ``max|R|``; clipped to ``[1e-12, 1e-4]``.
+        Target accuracy of ``V`` relative to ``max|R|``: Clarabel's ``tol_gap_abs``,
+        ``tol_gap_rel`` and ``tol_feas`` are ``tol * (1 - gamma)`` (``tol / H``), clipped to
+        ``[1e-12, 1e-4]``. Not a guarantee: the accuracy is the solver's.
     solver : str, optional
         A cvxpy solver name; default ``"CLARABEL"``. A solver that is not installed falls back to
-        SCS with a warning.
+        SCS with a warning; ``beta > 0`` needs one with exponential cones.
     solver_options : dict, optional
-        Extra keyword arguments for the solver (override the defaults above).
+        Extra keyword arguments for the solver (override the defaults above), e.g.
+        ``{"max_iter": 50}`` or ``{"verbose": True}``.
 
     Returns
     -------
@@ -392,15 +443,18 @@ def solve_lp(mdp: TabularMDP, beta: float = 0.0, ref=None, tol: float = 1e-10,
                     message=message)
 
 
-def occupancy_lp(mdp: TabularMDP, beta: float = 0.0, ref=None, tol: float = 1e-10,
+def occupancy_lp(mdp: TabularMDP, beta: float = 0.0, ref=None, tol: float = 1e-12,
                  solver: str | None = None, *, solver_options: dict | None = None
                  ) -> OccupancyLP:
     r"""Solve the occupancy program with the model's own ``mu`` and return its primal solution.
 
     The optimal occupancy ``d`` (``(S, A)``, summing to :math:`1/(1-\gamma)`, or ``(H, S, A)``,
-    summing to ``H``), the optimal value :math:`J^* = \max_\pi J(\pi)` and the multipliers.
-    The optimal policy is :math:`d(s,a)/\sum_b d(s,b)` where the state is visited. Parameters
-    as in :func:`solve_lp`.
+    summing to ``H``), the optimal value :math:`J^* = \max_\pi J(\pi)` (the objective at ``d``)
+    and the multipliers. The optimal policy is :math:`d(s,a)/\sum_b d(s,b)` where the state is
+    visited. Parameters as in :func:`solve_lp`, but the default ``tol`` is ``1e-12``: the flow
+    constraints hold to the solver tolerance, while along the directions in which the
+    objective is flat (``beta > 0``) the primal is determined only to about the square root of
+    the solver's optimality gap (``1e-6`` at ``tol = 1e-10``, ``1e-9`` at the default).
     """
     beta, ref, tol = _prepare(mdp, beta, ref, tol)
     d, V, value, status, _, message = _solve_program(

@@ -1,0 +1,241 @@
+"""The documentation cannot rot: its code runs, its site builds, its front matter is valid.
+
+* Every ```python block of ``docs/getting-started.md`` runs, in order, in one namespace, in a
+  temporary working directory. A ```bash block runs too when each of its non-comment lines is an
+  ``mdplab ...`` command: it is run in-process through the ``mdplab.cli:app`` entry point, in the
+  same directory, and must exit with 0. Other shell blocks (installation) are not run.
+* The ```python blocks of ``README.md``, ``docs/index.md`` and ``docs/solvers.md`` run (each
+  page in its own namespace).
+* ``examples/quickstart.py`` runs as a script.
+* ``mkdocs build --strict`` succeeds (skipped when mkdocs is not installed next to Python).
+* ``CITATION.cff`` has the structure of CFF 1.2.0; ``docs/api.md`` names every public object.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import re
+import runpy
+import shlex
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
+
+
+def code_blocks(path: Path, languages=("python", "bash")) -> list[tuple[str, str, int]]:
+    """``(language, code, line)`` of the fenced blocks of ``path`` in ``languages``."""
+    text = path.read_text(encoding="utf-8")
+    blocks = []
+    for m in FENCE.finditer(text):
+        if m.group(1) in languages:
+            blocks.append((m.group(1), m.group(2), text.count("\n", 0, m.start()) + 1))
+    return blocks
+
+
+def cli_commands(code: str) -> list[list[str]] | None:
+    """The ``mdplab`` commands of a shell block, or None if it holds anything else."""
+    lines = [ln.split("#", 1)[0].strip() for ln in code.splitlines()]
+    lines = [ln for ln in lines if ln]
+    if not lines or not all(ln.startswith("mdplab ") for ln in lines):
+        return None
+    return [shlex.split(ln) for ln in lines]
+
+
+def run_python(code: str, namespace: dict, where: str) -> None:
+    try:
+        exec(compile(code, where, "exec"), namespace)
+    except Exception as exc:  # name the block that broke
+        raise AssertionError(f"{where} raised {type(exc).__name__}: {exc}") from exc
+
+
+def run_cli(argv: list[str], where: str) -> None:
+    """Run ``mdplab ARGS`` in this process (the ``mdplab.cli:app`` entry point)."""
+    from typer.testing import CliRunner
+
+    from mdplab.cli import app
+
+    result = CliRunner().invoke(app, argv[1:])
+    assert result.exit_code == 0, (
+        f"{where}: `{shlex.join(argv)}` exited with {result.exit_code} "
+        f"({result.exception!r})\n{result.output}"
+    )
+
+
+def test_getting_started_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    page = ROOT / "docs" / "getting-started.md"
+    blocks = code_blocks(page)
+    assert sum(lang == "python" for lang, _, _ in blocks) >= 8, "getting-started lost its code"
+    namespace = {"__name__": "getting_started"}
+    ran_cli = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the page must not warn by accident
+        for lang, code, line in blocks:
+            where = f"docs/getting-started.md:{line}"
+            if lang == "python":
+                run_python(code, namespace, where)
+            else:
+                for argv in cli_commands(code) or []:
+                    run_cli(argv, where)
+                    ran_cli += 1
+    assert ran_cli >= 2
+    assert (tmp_path / "report" / "index.md").is_file()
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/solvers.md"])
+def test_page_examples_run(page, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    blocks = code_blocks(ROOT / page, ("python",))
+    assert blocks, f"{page} has no python example"
+    namespace = {"__name__": "docs_page"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for _, code, line in blocks:
+            run_python(code, namespace, f"{page}:{line}")
+
+
+def test_readme_starts_with_make_report_and_make_test():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_block = FENCE.search(text)
+    assert first_block is not None
+    commands = [ln.split("#", 1)[0].strip() for ln in first_block.group(2).splitlines()]
+    assert [c for c in commands if c] == ["make report", "make test"]
+    assert text.index(first_block.group(0)) < text.index("\n## ")
+
+
+def test_quickstart_example_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    sols = runpy.run_path(str(ROOT / "examples" / "quickstart.py"), run_name="quickstart")[
+        "main"
+    ]()
+    out = capsys.readouterr().out
+    assert "J = " in out and "converged = True" in out
+    assert all(sol.converged for sol in sols.values())
+
+
+def test_mkdocs_build_strict(tmp_path):
+    mkdocs = BIN / "mkdocs"
+    if not mkdocs.exists():
+        pytest.skip(f"mkdocs is not installed next to {sys.executable} (pip install -e .[dev])")
+    proc = subprocess.run(
+        [str(mkdocs), "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
+    assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_citation_cff_structure():
+    yaml = pytest.importorskip("yaml", reason="PyYAML is installed with mkdocs ([dev] extra)")
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    for key in ("cff-version", "message", "title", "authors", "version", "date-released",
+                "license", "type", "keywords"):
+        assert key in cff, f"CITATION.cff has no {key!r}"
+    assert cff["cff-version"] == "1.2.0"
+    assert cff["type"] == "software"
+    assert cff["license"] == "BSD-3-Clause"
+    assert isinstance(cff["authors"], list) and cff["authors"]
+    for author in cff["authors"]:
+        assert isinstance(author, dict) and ("name" in author or "family-names" in author)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(cff["date-released"]))
+    assert isinstance(cff["keywords"], list) and all(isinstance(k, str) for k in cff["keywords"])
+    import mdplab
+
+    assert str(cff["version"]) == mdplab.__version__
+
+
+def test_license_is_bsd3():
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("BSD 3-Clause License")
+    assert "Copyright (c) 2026, the mdplab developers" in text
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
+     "mdplab.plot", "mdplab.report"],
+)
+def test_api_page_lists_public_names(module):
+    api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    mod = importlib.import_module(module)
+    missing = [n for n in mod.__all__ if not re.search(rf"`(?:[\w.]+\.)?{re.escape(n)}\b", api)]
+    assert not missing, f"docs/api.md does not document {module}: {missing}"
+
+
+def _documented_signatures(api: str, name: str) -> list[str]:
+    """Argument lists of the table rows that start with `` `name(...)` `` (maybe qualified)."""
+    found = []
+    for m in re.finditer(rf"^\| `(?:[\w.]+\.)?{re.escape(name)}\(", api, re.MULTILINE):
+        depth, i = 1, m.end()
+        while depth and i < len(api) and api[i] != "`":
+            depth += {"(": 1, ")": -1}.get(api[i], 0)
+            i += 1
+        if depth == 0:
+            found.append(api[m.end():i - 1])
+    return found
+
+
+def _same_default(doc_default: ast.expr, actual) -> bool:
+    try:
+        value = ast.literal_eval(doc_default)
+    except ValueError:
+        return True  # an expression we do not interpret
+    if isinstance(actual, Path):
+        return str(actual) == str(value)
+    return value == actual and type(value) is type(actual)
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
+     "mdplab.plot", "mdplab.report"],
+)
+def test_api_page_signatures_match_the_code(module):
+    """Parameter names, kinds and literal defaults written on docs/api.md are the code's."""
+    api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    mod = importlib.import_module(module)
+    problems = []
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        if not callable(obj):
+            continue
+        try:
+            sig = inspect.signature(obj)
+        except (TypeError, ValueError):
+            continue
+        for written in _documented_signatures(api, name):
+            if "..." in written:
+                continue  # abbreviated on purpose
+            try:
+                doc = ast.parse(f"def f({written}): pass").body[0].args
+            except SyntaxError:
+                problems.append(f"{name}({written}): not a valid signature")
+                continue
+            positional = [a.arg for a in doc.posonlyargs + doc.args]
+            kwonly = [a.arg for a in doc.kwonlyargs]
+            params = list(sig.parameters.values())
+            P = inspect.Parameter
+            code_pos = [p.name for p in params if p.kind in (P.POSITIONAL_ONLY,
+                                                             P.POSITIONAL_OR_KEYWORD)]
+            code_kw = [p.name for p in params if p.kind is P.KEYWORD_ONLY]
+            if positional != code_pos or kwonly != code_kw:
+                problems.append(f"{name}({written}) vs code {sig}")
+                continue
+            defaults = dict(zip(positional[len(positional) - len(doc.defaults):], doc.defaults,
+                                strict=True))
+            defaults.update({a.arg: d for a, d in zip(doc.kwonlyargs, doc.kw_defaults,
+                                                      strict=True) if d is not None})
+            for pname, node in defaults.items():
+                actual = sig.parameters[pname].default
+                if actual is P.empty or not _same_default(node, actual):
+                    problems.append(f"{name}: default of {pname} is {actual!r} in the code")
+    assert not problems, "docs/api.md is out of date:\n" + "\n".join(problems)
