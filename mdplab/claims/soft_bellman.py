@@ -12,9 +12,9 @@ r"""Claims about the KL-regularized (soft) Bellman equations and their solvers.
 * ``soft-pi-quadratic`` -- soft policy iteration is Newton's method on :math:`TV - V = 0` and
   converges quadratically near :math:`V^*`.
 
-References: Neu, Jonsson & Gomez 2017 (arXiv:1705.07798, eq. (5)-(6) and Prop. 1); Geist,
-Scherrer & Pietquin 2019 (arXiv:1901.11275, Prop. 1-2 and Thm. 1, regularized Bellman
-operators); Puterman & Brumelle 1979 (Math. Oper. Res. 4(1), policy iteration as Newton's
+References: Neu, Jonsson & Gomez 2017 (arXiv:1705.07798, Sec. 3, average-reward form);
+Geist, Scherrer & Pietquin 2019 (arXiv:1901.11275, Sec. 2-3, regularized Bellman
+operators; proposition and equation numbers of both papers not verified here); Puterman & Brumelle 1979 (Math. Oper. Res. 4(1), policy iteration as Newton's
 method); Puterman 1994, Thm. 6.2.3 (contraction). The instance "MDP-0" is the catalogue's
 (S = 6, A = 3, gamma = 0.9, beta = 0.5, Dirichlet(1) kernel and reference, U[0,1] rewards),
 drawn with this module's own generator from the claim's ``rng``.
@@ -39,8 +39,8 @@ from ..solvers import bellman_operator, evaluate, occupancy, solve
 from . import ClaimResult, register
 
 EPS = float(np.finfo(float).eps)
-NEU = "Neu, Jonsson & Gomez 2017, arXiv:1705.07798, eq. (5)-(6)"
-GEIST = "Geist, Scherrer & Pietquin 2019, arXiv:1901.11275, Prop. 1-2, Thm. 1"
+NEU = "Neu, Jonsson & Gomez 2017, arXiv:1705.07798, Sec. 3 (numbering unverified)"
+GEIST = "Geist, Scherrer & Pietquin 2019, arXiv:1901.11275, Sec. 2-3 (numbering unverified)"
 
 
 def _mdp0(rng, S=6, A=3, gamma=0.9):

@@ -19,7 +19,8 @@ policy :math:`\pi_{\rm ref}` is
 
 maximised by the Gibbs policy :math:`\pi(a|s) = \pi_{\rm ref}(a|s)\,e^{(Q(s,a) - V(s))/\beta}`
 (the Donsker-Varadhan variational formula; e.g. Neu, Jonsson & Gomez, "A unified view of
-entropy-regularized Markov decision processes", arXiv:1705.07798, eq. (5)). At
+entropy-regularized Markov decision processes", arXiv:1705.07798, Sec. 3, stated there for
+average reward; equation numbers not verified here). At
 :math:`\beta = 0` it is the hard maximum over the support of :math:`\pi_{\rm ref}` (the limit
 :math:`\beta \to 0^+`); with ``ref=None`` (uniform) that is the ordinary Bellman operator.
 

@@ -13,7 +13,8 @@ and the hard maximum over the support of :math:`\pi_{\rm ref}` at :math:`\beta =
 :math:`T(V + c\mathbf 1) = TV + \gamma c \mathbf 1`; its fixed point :math:`V^*` is the optimal
 KL-regularized value and :math:`\pi^*(a|s) = \pi_{\rm ref}(a|s) e^{(Q^*(s,a) - V^*(s))/\beta}`
 (Neu, Jonsson & Gomez 2017, arXiv:1705.07798; Geist, Scherrer & Pietquin 2019, "A theory of
-regularized Markov decision processes", arXiv:1901.11275, Thm. 1).
+regularized Markov decision processes", arXiv:1901.11275, Sec. 2; theorem numbers not
+verified here).
 
 Methods (discounted models):
 
