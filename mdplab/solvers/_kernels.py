@@ -42,8 +42,10 @@ class _SerialOrParallel:
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
 
-    def __call__(self, *args):
-        work = max((a.size for a in args if isinstance(a, np.ndarray)), default=0)
+    def __call__(self, *args, work: int | None = None):
+        """Run the build that suits ``work`` (default: size of the largest array argument)."""
+        if work is None:
+            work = max((a.size for a in args if isinstance(a, np.ndarray)), default=0)
         kernel = self.parallel if work >= PARALLEL_MIN_WORK else self.serial
         return kernel(*args)
 
@@ -56,22 +58,30 @@ def _soft_value(Q, ref, s, beta):
     per state with array slices costs more than the arithmetic."""
     A = Q.shape[1]
     m = -np.inf
+    lo = np.inf
     for a in range(A):
-        if ref[s, a] > 0.0 and Q[s, a] > m:
-            m = Q[s, a]
+        if ref[s, a] > 0.0:
+            q = Q[s, a]
+            if q > m:
+                m = q
+            if q < lo:
+                lo = q
     if beta == 0.0:
         return m
+    if (lo - m) / beta < -0.6931471805599453:
+        # some terms are below 1/2: sum ref e^x directly (one exp per action)
+        z = 0.0
+        for a in range(A):
+            if ref[s, a] > 0.0:
+                z += ref[s, a] * math.exp((Q[s, a] - m) / beta)
+        if z <= 0.5:
+            return m + beta * math.log(z)
+    # z = 1 + y with y small: log1p of sum ref * expm1(x) keeps the digits of y
     y = 0.0
     for a in range(A):
         if ref[s, a] > 0.0:
             y += ref[s, a] * math.expm1((Q[s, a] - m) / beta)
-    if y > -0.5:
-        return m + beta * math.log1p(y)
-    z = 0.0
-    for a in range(A):
-        if ref[s, a] > 0.0:
-            z += ref[s, a] * math.exp((Q[s, a] - m) / beta)
-    return m + beta * math.log(z)
+    return m + beta * math.log1p(y)
 
 
 @_SerialOrParallel
@@ -90,7 +100,7 @@ def bellman_csr(indptr, indices, data, R, ref, V, gamma, beta, Q, out):
             row = s * A + a
             acc = 0.0
             for k in range(indptr[row], indptr[row + 1]):
-                acc += data[k] * V[indices[k]]
+                acc += data[k] * V[nb.uintp(indices[k])]
             Q[s, a] = R[s, a] + gamma * acc
         out[s] = _soft_value(Q, ref, s, beta)
 
@@ -108,7 +118,7 @@ def policy_backup_csr(indptr, indices, data, r_pi, pi, V, gamma, out):
             row = s * A + a
             acc = 0.0
             for k in range(indptr[row], indptr[row + 1]):
-                acc += data[k] * V[indices[k]]
+                acc += data[k] * V[nb.uintp(indices[k])]
             tot += w * acc
         out[s] = r_pi[s] + gamma * tot
 
@@ -117,8 +127,10 @@ def policy_backup_csr(indptr, indices, data, r_pi, pi, V, gamma, out):
 def policy_sweeps_csr(indptr, indices, data, r_pi, pi, V, gamma, n_sweeps, tmp):
     """``n_sweeps`` Jacobi sweeps ``V <- r_pi + gamma P_pi V`` in place (``tmp``: scratch).
 
-    Used by modified policy iteration; one call replaces ``n_sweeps`` Python-level calls."""
+    Used by modified policy iteration; one call replaces ``n_sweeps`` Python-level calls, and
+    the two buffers swap roles each sweep (one parallel loop per sweep)."""
     S, A = pi.shape
+    src, dst = V, tmp
     for _ in range(n_sweeps):
         for s in nb.prange(S):
             tot = 0.0
@@ -129,9 +141,11 @@ def policy_sweeps_csr(indptr, indices, data, r_pi, pi, V, gamma, n_sweeps, tmp):
                 row = s * A + a
                 acc = 0.0
                 for k in range(indptr[row], indptr[row + 1]):
-                    acc += data[k] * V[indices[k]]
+                    acc += data[k] * src[nb.uintp(indices[k])]
                 tot += w * acc
-            tmp[s] = r_pi[s] + gamma * tot
+            dst[s] = r_pi[s] + gamma * tot
+        src, dst = dst, src
+    if n_sweeps % 2 == 1:
         for s in nb.prange(S):
             V[s] = tmp[s]
 
@@ -198,7 +212,7 @@ def gauss_seidel_csr(indptr, indices, data, R, ref, V, gamma, beta, forward, Qro
             row = s * A + a
             acc = 0.0
             for k in range(indptr[row], indptr[row + 1]):
-                acc += data[k] * V[indices[k]]
+                acc += data[k] * V[nb.uintp(indices[k])]
             Qrow[0, a] = R[s, a] + gamma * acc
         new = _soft_value(Qrow, ref[s:s + 1], 0, beta)
         d = abs(new - V[s])

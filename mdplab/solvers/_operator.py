@@ -113,11 +113,20 @@ class StepOperator:
         return out
 
     def policy_sweeps(self, r_pi, pi, V, n_sweeps: int, P_pi=None) -> np.ndarray:
-        """``n_sweeps`` applications of ``T_pi`` to ``V`` in place (partial evaluation)."""
+        """``n_sweeps`` applications of ``T_pi`` to ``V`` in place (partial evaluation).
+
+        With a prebuilt ``P_pi`` (deterministic policies) the sweeps stream through that compact
+        ``(S, S)`` matrix, which stays in cache; otherwise through the rows of ``P`` that ``pi``
+        uses."""
+        if P_pi is not None and sp.issparse(P_pi):
+            P_pi = sp.csr_array(P_pi)
+            K.policy_sweeps_csr(P_pi.indptr, P_pi.indices, P_pi.data, r_pi, np.ones((self.S, 1)),
+                                V, self.gamma, n_sweeps, np.empty(self.S), work=P_pi.nnz)
+            return V
         if self.sparse and P_pi is None:
-            K.policy_sweeps_csr(self.indptr, self.indices, self.data, r_pi,
-                                np.ascontiguousarray(pi), V, self.gamma, n_sweeps,
-                                np.empty(self.S))
+            pi = np.ascontiguousarray(pi)
+            K.policy_sweeps_csr(self.indptr, self.indices, self.data, r_pi, pi, V,
+                                self.gamma, n_sweeps, np.empty(self.S))
             return V
         W = np.empty(self.S)
         for _ in range(n_sweeps):

@@ -57,6 +57,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from ..mdp import TabularMDP
+from . import _kernels as K
 from ._operator import StepOperator
 from .bellman import _check_beta, check_ref
 from .evaluate import DENSE_LIMIT, solve_policy_system
@@ -148,7 +149,8 @@ def _initial_value(op: StepOperator, V0) -> np.ndarray:
         if V0.shape != (op.S,):
             raise ValueError(f"V0 has shape {V0.shape}, expected ({op.S},)")
         return V0
-    T0, _ = op.bellman(np.zeros(op.S))
+    T0 = np.empty(op.S)  # T 0 = soft max of R: no pass over P needed
+    K.soft_max_rows(op.R, op.ref, op.beta, T0)
     return np.full(op.S, float(T0.min()) / (1.0 - op.gamma))
 
 
@@ -297,8 +299,8 @@ def modified_policy_iteration(op: StepOperator, tol: float, max_iter: int, V0=No
             return _finish(op, br, V, k, "mpi", op.beta, tol, history, ok, msg)
         pi = op.policy(Q, TV)
         r_pi = op.gibbs_reward(pi, Q, TV)
-        # Deterministic policies on dense models: P_pi is S x S, A times cheaper to sweep.
-        P_pi = op.policy_matrix(pi) if deterministic and not op.sparse else None
+        # Deterministic policies: P_pi (S x S) is A times smaller than P, cheaper to sweep.
+        P_pi = op.policy_matrix(pi) if deterministic else None
         V[:] = TV
         op.policy_sweeps(r_pi, pi, V, eval_sweeps, P_pi=P_pi)
     return _finish(op, br, V, max_iter, "mpi", op.beta, tol, history, False,
