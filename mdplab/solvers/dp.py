@@ -212,27 +212,41 @@ def gauss_seidel_value_iteration(op: StepOperator, tol: float, max_iter: int,
 
 
 def _auto(op: StepOperator, tol: float, max_iter: int, V0=None, eval_sweeps: int = 20,
-          warm_pairs: int = 10) -> Solution:
-    """``method="auto"``: the fastest robust choice measured in ``benchmarks/results.md``.
+          budget: int = 10, warm_pairs: int = 10) -> Solution:
+    """``method="auto"``: a cheap method first, policy iteration if it is slow.
 
-    Dense models: modified policy iteration (a sweep is a BLAS matrix-vector product, and
-    random dense kernels mix in a few sweeps). Sparse models: up to ``warm_pairs`` symmetric
-    Gauss-Seidel sweep pairs (values cross chains and grid rows in one sweep), then policy
-    iteration from there (exact evaluation by sparse LU on narrow-band graphs, GMRES on
-    well-connected ones); PI started near V* needs a handful of iterations, where cold PI on
-    a chain needs one per state.
+    Well-mixing problems (random kernels) are solved in a few sweeps by modified policy
+    iteration (``beta = 0``: partial evaluation of a deterministic policy streams through the
+    compact ``P_pi``) or value iteration (``beta > 0``: evaluating a stochastic policy costs a
+    full sweep, so plain sweeps are cheaper). If that has not converged after ``budget``
+    improvements (``6 * budget`` sweeps), the problem mixes slowly (chains, grids, gamma near
+    1): continue from its value with up to ``warm_pairs`` symmetric Gauss-Seidel sweep pairs
+    (sparse models; values cross a chain or a grid row in one sweep) and policy iteration
+    (exact evaluation by LU on narrow-band graphs, GMRES otherwise), which needs a handful of
+    iterations from there, where cold policy iteration on a chain needs one per state.
     """
-    if not op.sparse:
-        sol = modified_policy_iteration(op, tol, max_iter, V0, eval_sweeps)
-    else:
-        V = _initial_value(op, V0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a budget stop is not a failure here
+        if op.beta == 0.0:
+            first = modified_policy_iteration(op, tol, budget, V0, eval_sweeps)
+        else:
+            first = value_iteration(op, tol, 6 * budget, V0)
+    if first.converged:
+        return dataclasses.replace(first, method=f"auto ({first.method})")
+    # restart from the lower end of the McQueen-Porteus bracket, V* >= V - error_bound: a lower
+    # bound, from which Gauss-Seidel sweeps carry increases along chains (the midpoint of a wide
+    # bracket can overshoot V* by orders of magnitude, and sweeps come down only at rate gamma)
+    V = np.array(first.V) - first.error_bound
+    if op.sparse:
         c = op.gamma / (1.0 - op.gamma)
         for _ in range(warm_pairs):
             op.gauss_seidel(V, True)
             if c * op.gauss_seidel(V, False) <= tol:
                 break
-        sol = policy_iteration(op, tol, max_iter, V)
-    return dataclasses.replace(sol, method=f"auto ({sol.method})")
+    sol = policy_iteration(op, tol, max_iter, V)
+    return dataclasses.replace(
+        sol, method=f"auto ({first.method}, then pi)", iterations=first.iterations + sol.iterations,
+        history=np.concatenate([first.history, sol.history]))
 
 
 def _evaluate_policy(op: StepOperator, pi, r_pi, V_guess) -> np.ndarray:
@@ -337,9 +351,10 @@ def solve(mdp: TabularMDP, beta: float = 0.0, ref=None, method: str = "auto",
         Reference policy ``(S, A)`` (or ``(H, S, A)``); ``None`` is uniform. Actions with
         ``ref = 0`` are never taken (also at ``beta = 0``, the limit :math:`\beta \to 0^+`).
     method : {"auto", "vi", "gs", "pi", "mpi", "backward", "lp"}
-        ``"auto"``: backward induction with a finite horizon; otherwise modified policy
-        iteration for dense models and Gauss-Seidel-warmed policy iteration for sparse ones
-        (reported as ``"auto (pi)"`` etc.). ``"gs"``: symmetric Gauss-Seidel value iteration
+        ``"auto"``: backward induction with a finite horizon; otherwise a short run of modified
+        policy iteration (``beta = 0``) or value iteration (``beta > 0``), continued by
+        (Gauss-Seidel-warmed) policy iteration when that is slow; ``Solution.method`` says
+        which, e.g. ``"auto (mpi)"`` or ``"auto (vi, then pi)"``. ``"gs"``: symmetric Gauss-Seidel value iteration
         (sparse models). ``"lp"`` solves the occupancy-measure convex program with cvxpy.
     tol : float
         Discounted models: guaranteed bound on :math:`\|V - V^*\|_\infty` (stopping rule above).
@@ -371,8 +386,7 @@ def solve(mdp: TabularMDP, beta: float = 0.0, ref=None, method: str = "auto",
     if method == "backward":
         raise ValueError("method = 'backward' needs a finite-horizon model (horizon=H)")
     if max_iter is None:
-        max_iter = 1000 if method == "pi" or (method == "auto" and mdp.is_sparse) else \
-            _default_max_iter(mdp, tol)
+        max_iter = 1000 if method in ("pi", "auto") else _default_max_iter(mdp, tol)
     if int(max_iter) < 1:
         raise ValueError(f"max_iter = {max_iter} must be >= 1")
     if int(eval_sweeps) < 1:
