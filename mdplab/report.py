@@ -9,12 +9,15 @@ r"""Build the claims report: run checks, write CSV / JSON / figures per claim an
       <id>/result.json         verdict, summary, key numbers, seconds, mode, seed, cache key
       <id>/*.pdf, *.png        the check's figures
 
-The *cache key* of a result is a SHA-256 of the claim module's source file, the mdplab version,
-the mode (quick / full), the seed and the claim id. Re-running reuses a finished result whose
-key matches (its ``result.json``, ``table.csv`` and figures all present) unless ``force=True``;
-``result.json`` is written last, so an interrupted run is never mistaken for a finished one.
-The key does not cover the library code a check calls: after changing solvers, re-run with
-``force=True`` (``mdplab claims check --force``) or bump the version.
+The *cache key* of a result (:func:`cache_key`) is a SHA-256 of the claim module's source file,
+of the whole installed ``mdplab`` package source (:func:`library_hash`: every ``.py`` file of
+the package), the mdplab version, the mode (quick / full), the seed and the claim id. Re-running
+reuses a finished result whose key matches (its ``result.json``, ``table.csv`` and figures all
+present) unless ``force=True``; ``result.json`` is written last, so an interrupted run is never
+mistaken for a finished one. Because the key covers the library source, changing any library
+code (solvers, environments, plotting) invalidates every cached result. It does not cover
+installed dependencies (NumPy, SciPy, cvxpy): after upgrading those, re-run with
+``force=True`` (``mdplab claims check --force``).
 
 ``index.md`` is rebuilt from every ``<id>/result.json`` present in ``out``, so running one
 claim after a full run updates its row and keeps the others. In full mode the figures are

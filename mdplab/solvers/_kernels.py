@@ -22,7 +22,7 @@ _JIT = dict(cache=True, fastmath=False, nogil=True)
 
 #: Below this many array entries a kernel runs its serial build: waking the worker threads
 #: costs more than it saves on small problems (and far more on a loaded machine).
-PARALLEL_MIN_WORK = 200_000
+PARALLEL_MIN_WORK = 1_000_000
 
 
 class _SerialOrParallel:
@@ -123,28 +123,38 @@ def policy_backup_csr(indptr, indices, data, r_pi, pi, V, gamma, out):
         out[s] = r_pi[s] + gamma * tot
 
 
+@nb.njit(inline="always", **_JIT)
+def _policy_row(indptr, indices, data, pi, src, s):
+    """sum_a pi[s, a] * (P[s*A + a] . src), skipping actions with pi = 0."""
+    A = pi.shape[1]
+    tot = 0.0
+    for a in range(A):
+        w = pi[s, a]
+        if w == 0.0:
+            continue
+        row = s * A + a
+        acc = 0.0
+        for k in range(indptr[row], indptr[row + 1]):
+            acc += data[k] * src[nb.uintp(indices[k])]
+        tot += w * acc
+    return tot
+
+
 @_SerialOrParallel
 def policy_sweeps_csr(indptr, indices, data, r_pi, pi, V, gamma, n_sweeps, tmp):
     """``n_sweeps`` Jacobi sweeps ``V <- r_pi + gamma P_pi V`` in place (``tmp``: scratch).
 
-    Used by modified policy iteration; one call replaces ``n_sweeps`` Python-level calls, and
-    the two buffers swap roles each sweep (one parallel loop per sweep)."""
-    S, A = pi.shape
-    src, dst = V, tmp
-    for _ in range(n_sweeps):
-        for s in nb.prange(S):
-            tot = 0.0
-            for a in range(A):
-                w = pi[s, a]
-                if w == 0.0:
-                    continue
-                row = s * A + a
-                acc = 0.0
-                for k in range(indptr[row], indptr[row + 1]):
-                    acc += data[k] * src[nb.uintp(indices[k])]
-                tot += w * acc
-            dst[s] = r_pi[s] + gamma * tot
-        src, dst = dst, src
+    Used by modified policy iteration; one call replaces ``n_sweeps`` Python-level calls. The
+    two buffers alternate roles (no copies, no reassigned array variables, which would keep
+    Numba from parallelising the loops)."""
+    S = pi.shape[0]
+    for it in range(n_sweeps):
+        if it % 2 == 0:
+            for s in nb.prange(S):
+                tmp[s] = r_pi[s] + gamma * _policy_row(indptr, indices, data, pi, V, s)
+        else:
+            for s in nb.prange(S):
+                V[s] = r_pi[s] + gamma * _policy_row(indptr, indices, data, pi, tmp, s)
     if n_sweeps % 2 == 1:
         for s in nb.prange(S):
             V[s] = tmp[s]

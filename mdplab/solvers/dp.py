@@ -212,14 +212,14 @@ def gauss_seidel_value_iteration(op: StepOperator, tol: float, max_iter: int,
 
 
 def _auto(op: StepOperator, tol: float, max_iter: int, V0=None, eval_sweeps: int = 20,
-          budget: int = 10, warm_pairs: int = 10) -> Solution:
+          budget: int = 40, warm_pairs: int = 10) -> Solution:
     """``method="auto"``: a cheap method first, policy iteration if it is slow.
 
     Well-mixing problems (random kernels) are solved in a few sweeps by modified policy
     iteration (``beta = 0``: partial evaluation of a deterministic policy streams through the
     compact ``P_pi``) or value iteration (``beta > 0``: evaluating a stochastic policy costs a
     full sweep, so plain sweeps are cheaper). If that has not converged after ``budget``
-    improvements (``6 * budget`` sweeps), the problem mixes slowly (chains, grids, gamma near
+    improvements (``2 * budget`` sweeps), the problem mixes slowly (chains, grids, gamma near
     1): continue from its value with up to ``warm_pairs`` symmetric Gauss-Seidel sweep pairs
     (sparse models; values cross a chain or a grid row in one sweep) and policy iteration
     (exact evaluation by LU on narrow-band graphs, GMRES otherwise), which needs a handful of
@@ -230,7 +230,7 @@ def _auto(op: StepOperator, tol: float, max_iter: int, V0=None, eval_sweeps: int
         if op.beta == 0.0:
             first = modified_policy_iteration(op, tol, budget, V0, eval_sweeps)
         else:
-            first = value_iteration(op, tol, 6 * budget, V0)
+            first = value_iteration(op, tol, 2 * budget, V0)
     if first.converged:
         return dataclasses.replace(first, method=f"auto ({first.method})")
     # restart from the lower end of the McQueen-Porteus bracket, V* >= V - error_bound: a lower
