@@ -8,7 +8,11 @@
   page in its own namespace).
 * ``examples/quickstart.py`` runs as a script.
 * ``mkdocs build --strict`` succeeds (skipped when mkdocs is not installed next to Python).
-* ``CITATION.cff`` has the structure of CFF 1.2.0; ``docs/api.md`` names every public object.
+* ``CITATION.cff`` has the structure of CFF 1.2.0; ``docs/api.md`` names every public object,
+  with the code's signatures, and every qualified ``mdplab.x.y`` name it mentions exists (so a
+  name removed from the code cannot linger on the page).
+* The numbers ``docs/solvers.md`` and ``docs/design.md`` quote from the solver code (the budgets
+  of ``method="auto"``, the dense-LU and parallel-kernel thresholds) are the code's.
 """
 
 from __future__ import annotations
@@ -239,3 +243,86 @@ def test_api_page_signatures_match_the_code(module):
                 if actual is P.empty or not _same_default(node, actual):
                     problems.append(f"{name}: default of {pname} is {actual!r} in the code")
     assert not problems, "docs/api.md is out of date:\n" + "\n".join(problems)
+
+
+QUALIFIED = re.compile(r"`(mdplab(?:\.\w+)+)")
+
+
+def _resolve(dotted: str):
+    """Import the longest module prefix of ``dotted`` and getattr the rest."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(dotted)
+
+
+def test_api_page_qualified_names_exist():
+    api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    missing = []
+    for name in sorted(set(QUALIFIED.findall(api))):
+        try:
+            _resolve(name)
+        except (ImportError, AttributeError):
+            missing.append(name)
+    assert not missing, f"docs/api.md names objects the code does not have: {missing}"
+
+
+def test_api_page_documents_only_exported_solvers():
+    """The DP methods behind ``solve(method=...)`` are private; the API page must not list them."""
+    import mdplab.solvers
+
+    api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    for name in ("value_iteration", "policy_iteration", "modified_policy_iteration",
+                 "backward_induction"):
+        assert name not in mdplab.solvers.__all__
+        assert not re.search(rf"`(?:[\w.]+\.)?{name}\(", api), f"docs/api.md still lists {name}"
+
+
+def test_solver_numbers_quoted_in_docs_are_the_code(monkeypatch):
+    import mdplab as ml
+    from mdplab.solvers import _kernels, dp
+
+    evaluate = importlib.import_module("mdplab.solvers.evaluate")  # the module, not the function
+
+    solvers = (ROOT / "docs" / "solvers.md").read_text(encoding="utf-8")
+    design = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    flat = " ".join(solvers.split())  # line breaks do not matter
+    problems = []
+
+    # the first phase of method="auto": record the max_iter it is given, on a slow chain
+    budgets = {}
+    for fn_name in ("modified_policy_iteration", "value_iteration"):
+        original = getattr(dp, fn_name)
+
+        def spy(op, tol, max_iter, *args, _original=original, _name=fn_name, **kwargs):
+            budgets.setdefault(_name, max_iter)
+            return _original(op, tol, max_iter, *args, **kwargs)
+
+        monkeypatch.setattr(dp, fn_name, spy)
+    slow = ml.envs.chain(400, gamma=0.999, slip=0.3, sparse=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        hard, soft = ml.solve(slow), ml.solve(slow, beta=0.1)
+    assert hard.method == "auto (mpi, then pi)" and soft.method == "auto (vi, then pi)"
+    if f"at most {budgets['modified_policy_iteration']} improvements" not in flat:
+        problems.append(f"auto's MPI budget is {budgets['modified_policy_iteration']}")
+    if f"at most {budgets['value_iteration']} sweeps" not in flat:
+        problems.append(f"auto's VI budget is {budgets['value_iteration']}")
+    warm = inspect.signature(dp._auto).parameters["warm_pairs"].default
+    if f"up to {warm} pairs" not in flat:
+        problems.append(f"auto's Gauss-Seidel warm-up is up to {warm} pairs")
+
+    dense_limit = f"{evaluate.DENSE_LIMIT} states"
+    parallel = f"{_kernels.PARALLEL_MIN_WORK:,} entries"
+    for page, text in (("solvers", flat), ("design", " ".join(design.split()))):
+        if dense_limit not in text:
+            problems.append(f"docs/{page}.md: dense LU is used up to {dense_limit}")
+        if parallel not in text:
+            problems.append(f"docs/{page}.md: kernels run serially below {parallel}")
+    assert not problems, "docs quote numbers the code no longer has:\n" + "\n".join(problems)

@@ -54,6 +54,7 @@ import math
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..mdp import TabularMDP
@@ -221,7 +222,8 @@ def _auto(op: StepOperator, tol: float, max_iter: int, V0=None, eval_sweeps: int
     full sweep, so plain sweeps are cheaper). If that has not converged after ``budget``
     improvements (``2 * budget`` sweeps), the problem mixes slowly (chains, grids, gamma near
     1): continue from its value with up to ``warm_pairs`` symmetric Gauss-Seidel sweep pairs
-    (sparse models; values cross a chain or a grid row in one sweep) and policy iteration
+    (on a CSR copy of a dense kernel; values cross a chain or a grid row in one sweep) and
+    policy iteration
     (exact evaluation by LU on narrow-band graphs, GMRES otherwise), which needs a handful of
     iterations from there, where cold policy iteration on a chain needs one per state.
     """
@@ -237,12 +239,12 @@ def _auto(op: StepOperator, tol: float, max_iter: int, V0=None, eval_sweeps: int
     # bound, from which Gauss-Seidel sweeps carry increases along chains (the midpoint of a wide
     # bracket can overshoot V* by orders of magnitude, and sweeps come down only at rate gamma)
     V = np.array(first.V) - first.error_bound
-    if op.sparse:
-        c = op.gamma / (1.0 - op.gamma)
-        for _ in range(warm_pairs):
-            op.gauss_seidel(V, True)
-            if c * op.gauss_seidel(V, False) <= tol:
-                break
+    gs = op if op.sparse else StepOperator(sp.csr_array(op.P2), op.R, op.gamma, op.beta, op.ref)
+    c = op.gamma / (1.0 - op.gamma)
+    for _ in range(warm_pairs):
+        gs.gauss_seidel(V, True)
+        if c * gs.gauss_seidel(V, False) <= tol:
+            break
     sol = policy_iteration(op, tol, max_iter, V)
     return dataclasses.replace(
         sol, method=f"auto ({first.method}, then pi)", iterations=first.iterations + sol.iterations,
