@@ -60,7 +60,9 @@ def _check_finite_nonneg(name: str, arr: np.ndarray, shape_names: str) -> None:
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = np.argwhere(bad)[0]
-        raise ValueError(f"{name}[{_fmt_index(idx)}] is {arr[tuple(idx)]}, expected a finite number")
+        raise ValueError(
+            f"{name}[{_fmt_index(idx)}] is {arr[tuple(idx)]}, expected a finite number"
+        )
     neg = arr < 0
     if neg.any():
         idx = np.argwhere(neg)[0]
@@ -143,7 +145,9 @@ class TabularMDP:
                 f"got gamma={gamma!r}, horizon={horizon!r}"
             )
         if gamma is not None:
-            if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.floating, np.integer)):
+            if isinstance(gamma, bool) or not isinstance(
+                gamma, (int, float, np.floating, np.integer)
+            ):
                 raise TypeError(f"gamma: expected a float in [0, 1), got {type(gamma).__name__}")
             gamma = float(gamma)
             if not (0.0 <= gamma < 1.0):
@@ -459,7 +463,9 @@ def check_policy(mdp: TabularMDP, policy, name: str = "policy") -> np.ndarray:
         if pi.shape == (S, A):
             pi = np.broadcast_to(pi, (mdp.H, S, A))
         elif pi.shape != (mdp.H, S, A):
-            raise ValueError(f"{name} has shape {pi.shape}, expected ({mdp.H}, {S}, {A}) or ({S}, {A})")
+            raise ValueError(
+                f"{name} has shape {pi.shape}, expected ({mdp.H}, {S}, {A}) or ({S}, {A})"
+            )
     _check_finite_nonneg(name, pi, "(action probabilities)")
     _check_rows_sum_to_one(name, pi)
     return pi
@@ -476,7 +482,9 @@ def deterministic_policy(mdp: TabularMDP, actions) -> np.ndarray:
     if not np.issubdtype(actions.dtype, np.integer):
         raise TypeError(f"actions: expected integers, got dtype {actions.dtype}")
     if actions.size and (actions.min() < 0 or actions.max() >= mdp.A):
-        raise ValueError(f"actions must lie in [0, {mdp.A - 1}], got range [{actions.min()}, {actions.max()}]")
+        raise ValueError(
+            f"actions must lie in [0, {mdp.A - 1}], got range [{actions.min()}, {actions.max()}]"
+        )
     expected = mdp.policy_shape[:-1]
     if actions.shape != expected:
         if not mdp.discounted and actions.shape == (mdp.S,):
@@ -504,7 +512,9 @@ def from_mdptoolbox(P, R, *, gamma=None, horizon=None, mu=None) -> TabularMDP:
     if isinstance(R, (list, tuple)) or (not sp.issparse(R) and np.ndim(R) == 3):
         Rm = np.stack([r.toarray() if sp.issparse(r) else np.asarray(r, dtype=float) for r in R])
         if Rm.shape != (A, S, S):
-            raise ValueError(f"R: transition rewards must have shape ({A}, {S}, {S}), got {Rm.shape}")
+            raise ValueError(
+                f"R: transition rewards must have shape ({A}, {S}, {S}), got {Rm.shape}"
+            )
         Rsa = np.einsum("ast,ast->sa", Pa, Rm)
     else:
         Rm = np.asarray(R, dtype=float)
@@ -513,7 +523,9 @@ def from_mdptoolbox(P, R, *, gamma=None, horizon=None, mu=None) -> TabularMDP:
         elif Rm.shape == (S, A):
             Rsa = Rm
         else:
-            raise ValueError(f"R: expected shape ({S},), ({S}, {A}) or ({A}, {S}, {S}), got {Rm.shape}")
+            raise ValueError(
+                f"R: expected shape ({S},), ({S}, {A}) or ({A}, {S}, {S}), got {Rm.shape}"
+            )
     return TabularMDP(Pa.transpose(1, 0, 2), Rsa, gamma=gamma, horizon=horizon, mu=mu)
 
 
@@ -529,7 +541,9 @@ def from_quantecon(R, Q, beta, s_indices=None, a_indices=None, mu=None) -> Tabul
     if s_indices is None:
         R = np.asarray(R, dtype=float)
         if np.isneginf(R).any():
-            raise ValueError("R contains -inf (infeasible actions); mdplab needs all actions feasible")
+            raise ValueError(
+                "R contains -inf (infeasible actions); mdplab needs all actions feasible"
+            )
         Q = Q.toarray() if sp.issparse(Q) else np.asarray(Q, dtype=float)
         return TabularMDP(Q, R, gamma=beta, mu=mu)
     s_idx = np.asarray(s_indices)
@@ -550,12 +564,17 @@ def from_quantecon(R, Q, beta, s_indices=None, a_indices=None, mu=None) -> Tabul
     if not np.array_equal(rows, np.arange(S * A)):
         raise ValueError("state-action pairs: each (s, a) must appear exactly once")
     Rsa = R[order].reshape(S, A)
-    Qm = sp.csr_array(Q)[order] if sp.issparse(Q) else np.asarray(Q, dtype=float)[order].reshape(S, A, S)
+    Qm = (
+        sp.csr_array(Q)[order]
+        if sp.issparse(Q)
+        else np.asarray(Q, dtype=float)[order].reshape(S, A, S)
+    )
     return TabularMDP(Qm, Rsa, gamma=beta, mu=mu)
 
 
-def from_gymnasium_dict(P_dict, *, n_states=None, n_actions=None, gamma=None, horizon=None,
-                        mu=None) -> TabularMDP:
+def from_gymnasium_dict(
+    P_dict, *, n_states=None, n_actions=None, gamma=None, horizon=None, mu=None
+) -> TabularMDP:
     """Build a model from a Gymnasium toy_text ``env.P`` dictionary.
 
     ``P_dict[s][a]`` is a list of ``(prob, next_state, reward, terminated)``. Expected rewards are

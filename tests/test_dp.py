@@ -83,8 +83,9 @@ def _soft_objective_by_optimizer(m, beta, ref):
     best = np.inf
     for start in range(3):
         x0 = np.random.default_rng(start).normal(size=m.S * m.A)
-        res = so.minimize(negJ, x0, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-11,
-                                                                 "maxiter": 5000})
+        res = so.minimize(
+            negJ, x0, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-11, "maxiter": 5000}
+        )
         best = min(best, res.fun)
     return -best
 
@@ -113,7 +114,8 @@ def test_one_state_bandit_closed_form(beta, gamma):
     ref = np.array([[0.1, 0.2, 0.0, 0.7]])
     m = ml.TabularMDP(np.ones((1, 4, 1)), r[None, :], gamma=gamma)
     mpmath.mp.dps = 60
-    Z = mpmath.fsum(mpmath.mpf(p) * mpmath.exp(mpmath.mpf(x) / beta) for p, x in zip(ref[0], r))
+    pairs = zip(ref[0], r, strict=True)
+    Z = mpmath.fsum(mpmath.mpf(p) * mpmath.exp(mpmath.mpf(x) / beta) for p, x in pairs)
     expected = float(beta * mpmath.log(Z / mpmath.fsum(ref[0].tolist())) / (1 - gamma))
     for method in ("vi", "pi"):
         sol = ml.solve(m, beta=beta, ref=ref, method=method, tol=1e-6)
@@ -121,7 +123,8 @@ def test_one_state_bandit_closed_form(beta, gamma):
         assert sol.policy[0, 2] == 0.0 and np.isfinite(sol.policy).all()
     fh = ml.TabularMDP(np.ones((1, 4, 1)), r[None, :], horizon=5)
     assert ml.solve(fh, beta=beta, ref=ref).V[0, 0] == pytest.approx(
-        5 * float(beta * mpmath.log(Z / mpmath.fsum(ref[0].tolist()))), rel=1e-13)
+        5 * float(beta * mpmath.log(Z / mpmath.fsum(ref[0].tolist()))), rel=1e-13
+    )
 
 
 def test_deterministic_chain_closed_form():
@@ -281,9 +284,11 @@ def test_gauss_seidel_needs_sparse_and_auto_reports_its_route(small_mdp):
     assert ml.solve(small_mdp).method == "auto (mpi)"
     assert ml.solve(small_mdp, beta=0.5).method == "auto (vi)"
     # a long deterministic chain: information crosses one state per MPI improvement
-    for slow, beta in [(ml.envs.chain(2000, gamma=0.999).sparse(), 0.0),
-                       (ml.envs.chain(2000, gamma=0.999).sparse(), 0.5),
-                       (ml.envs.chain(300, gamma=0.999).dense(), 0.0)]:
+    for slow, beta in [
+        (ml.envs.chain(2000, gamma=0.999).sparse(), 0.0),
+        (ml.envs.chain(2000, gamma=0.999).sparse(), 0.5),
+        (ml.envs.chain(300, gamma=0.999).dense(), 0.0),
+    ]:
         sol = ml.solve(slow, beta=beta, tol=1e-8)  # 1e-10 is below float64's floor at 0.999
         assert sol.method.startswith("auto (") and sol.method.endswith("then pi)")
         assert sol.converged and sol.error_bound <= 1e-8

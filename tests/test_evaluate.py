@@ -38,7 +38,7 @@ def test_evaluate_sparse_large_uses_iterative_solver_accurately():
     pi = rng.dirichlet(np.ones(A), size=S)
     V = ml.evaluate(m, pi).V
     P_pi = sp.csr_array(P.multiply(pi.reshape(-1, 1)))
-    P_pi = sp.csr_array((sp.kron(sp.identity(S), np.ones((1, A))) @ P_pi))
+    P_pi = sp.csr_array(sp.kron(sp.identity(S), np.ones((1, A))) @ P_pi)
     resid = (pi * m.R).sum(1) + 0.95 * (P_pi @ V) - V
     assert np.max(np.abs(resid)) <= 1e-10
 
@@ -66,8 +66,9 @@ def test_finite_horizon_evaluation_by_enumeration():
                 continue
             for a in range(A):
                 for s2 in range(S):
-                    stack.append((h + 1, s2, p * pi[h, s, a] * m.P[h, s, a, s2],
-                                  ret + m.R[h, s, a]))
+                    stack.append(
+                        (h + 1, s2, p * pi[h, s, a] * m.P[h, s, a, s2], ret + m.R[h, s, a])
+                    )
     assert ml.evaluate(m, pi).J == pytest.approx(total, abs=1e-12)
 
 
@@ -78,6 +79,7 @@ def test_kl_divergence_edge_cases():
     assert ml.kl_divergence([0.0, 1.0], [0.0, 1.0]) == 0.0
     np.testing.assert_allclose(
         ml.kl_divergence(np.array([[0.2, 0.8], [1, 0]]), np.array([0.5, 0.5]), axis=-1),
-        [0.2 * np.log(0.4) + 0.8 * np.log(1.6), np.log(2)])
+        [0.2 * np.log(0.4) + 0.8 * np.log(1.6), np.log(2)],
+    )
     with pytest.raises(ValueError, match="non-negative"):
         ml.kl_divergence([-0.1, 1.1], [0.5, 0.5])

@@ -35,8 +35,9 @@ def test_soft_max_against_high_precision(beta):
     K.soft_max_rows(Q, ref, beta, out)
     mpmath.mp.dps = 60
     for s in range(8):
-        z = mpmath.fsum(mpmath.mpf(ref[s, a]) * mpmath.exp(mpmath.mpf(Q[s, a]) / beta)
-                        for a in range(4))
+        z = mpmath.fsum(
+            mpmath.mpf(ref[s, a]) * mpmath.exp(mpmath.mpf(Q[s, a]) / beta) for a in range(4)
+        )
         zref = mpmath.fsum(mpmath.mpf(ref[s, a]) for a in range(4))  # normalised reference
         exact = float(beta * mpmath.log(z / zref))
         assert out[s] == pytest.approx(exact, rel=1e-14, abs=1e-9 * max(1.0, beta * 1e-8))
@@ -93,12 +94,13 @@ def test_gauss_seidel_sweep_matches_plain_loop(beta, forward):
     P = sp.csr_array(dense.reshape(S * A, S))
     R, ref, V = rng.random((S, A)), _ref_with_zeros(rng, S, A), rng.normal(size=S)
     expected = V.copy()
-    for s in (range(S) if forward else range(S - 1, -1, -1)):
+    for s in range(S) if forward else range(S - 1, -1, -1):
         q = R[s] + 0.9 * dense[s] @ expected
         expected[s] = B.soft_max(q[None, :], beta, ref[s][None, :])[0]
     got = V.copy()
-    change = K.gauss_seidel_csr(P.indptr, P.indices, P.data, R, ref, got, 0.9, beta, forward,
-                                np.empty((1, A)))
+    change = K.gauss_seidel_csr(
+        P.indptr, P.indices, P.data, R, ref, got, 0.9, beta, forward, np.empty((1, A))
+    )
     np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
     assert change == pytest.approx(np.max(np.abs(expected - V)), rel=1e-12)
 

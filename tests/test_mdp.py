@@ -16,7 +16,14 @@ def _pr(S=3, A=2, seed=0):
 def test_shapes_and_attributes():
     P, R = _pr()
     m = ml.TabularMDP(P, R, gamma=0.9)
-    assert (m.S, m.A, m.gamma, m.horizon, m.discounted, m.is_sparse) == (3, 2, 0.9, None, True, False)
+    assert (m.S, m.A, m.gamma, m.horizon, m.discounted, m.is_sparse) == (
+        3,
+        2,
+        0.9,
+        None,
+        True,
+        False,
+    )
     np.testing.assert_allclose(m.mu, np.full(3, 1 / 3))
     assert m.policy_shape == (3, 2)
     f = ml.TabularMDP(P, R, horizon=4)
@@ -96,13 +103,24 @@ def test_immutable():
 
 @pytest.mark.parametrize("kind", ["dense", "sparse", "finite"])
 def test_save_load_roundtrip(tmp_path, kind):
-    m = make_random_mdp(4, 3, rng=1, horizon=3 if kind == "finite" else None,
-                        time_varying=kind == "finite", sparse=kind == "sparse")
+    m = make_random_mdp(
+        4,
+        3,
+        rng=1,
+        horizon=3 if kind == "finite" else None,
+        time_varying=kind == "finite",
+        sparse=kind == "sparse",
+    )
     path = m.save(tmp_path / "model")
     assert path.suffix == ".npz"
     m2 = ml.load_mdp(path)
-    assert (m2.S, m2.A, m2.gamma, m2.horizon, m2.is_sparse) == (m.S, m.A, m.gamma, m.horizon,
-                                                               m.is_sparse)
+    assert (m2.S, m2.A, m2.gamma, m2.horizon, m2.is_sparse) == (
+        m.S,
+        m.A,
+        m.gamma,
+        m.horizon,
+        m.is_sparse,
+    )
     P1 = m.P.toarray() if m.is_sparse else m.P
     P2 = m2.P.toarray() if m2.is_sparse else m2.P
     np.testing.assert_array_equal(P1, P2)
@@ -162,7 +180,9 @@ def test_policies_helpers_and_errors():
 
 
 def test_from_mdptoolbox_forest_layout():
-    mdptoolbox = pytest.importorskip("hiive.mdptoolbox.example", reason="mdptoolbox-hiive not installed")
+    mdptoolbox = pytest.importorskip(
+        "hiive.mdptoolbox.example", reason="mdptoolbox-hiive not installed"
+    )
     P, R = mdptoolbox.forest(S=4, r1=4, r2=2, p=0.1)
     m = ml.from_mdptoolbox(P, R, gamma=0.9)
     assert (m.S, m.A) == (4, 2)
@@ -200,8 +220,11 @@ def test_from_gymnasium_dict_adds_absorbing_state():
 def test_pickle_roundtrip_for_multiprocessing():
     import pickle
 
-    for m in (make_random_mdp(4, 2, rng=0), make_random_mdp(4, 2, rng=0, sparse=True),
-              make_random_mdp(3, 2, rng=0, horizon=2, time_varying=True)):
+    for m in (
+        make_random_mdp(4, 2, rng=0),
+        make_random_mdp(4, 2, rng=0, sparse=True),
+        make_random_mdp(3, 2, rng=0, horizon=2, time_varying=True),
+    ):
         m2 = pickle.loads(pickle.dumps(m))
         assert repr(m2) == repr(m)
         np.testing.assert_array_equal(m2.R, m.R)

@@ -1,4 +1,4 @@
-"""Cross-checks against peer libraries (QuantEcon, pymdptoolbox) when the [bench] extra is installed."""
+"""Cross-checks against peer libraries (QuantEcon, pymdptoolbox), with the [bench] extra."""
 
 import numpy as np
 import pytest

@@ -32,7 +32,7 @@ def test_value_is_monotone_in_rewards(m, beta, seed):
 @given(models)
 def test_soft_value_decreases_with_beta(m):
     values = [ml.solve(m, beta=b).V for b in (0.0, 0.01, 0.1, 1.0, 10.0)]
-    for hi, lo in zip(values, values[1:]):
+    for hi, lo in zip(values, values[1:], strict=False):
         assert np.all(lo <= hi + 1e-9)
 
 
@@ -54,8 +54,7 @@ def test_solution_is_a_fixed_point_of_the_soft_bellman_operator(m, beta):
     assert np.max(np.abs(TV - sol.V)) <= 1e-9
     np.testing.assert_allclose(Q, sol.Q, atol=1e-9)
     if beta > 0:  # closed form pi* = ref exp((Q - V)/beta) with uniform ref
-        np.testing.assert_allclose(sol.policy, np.exp((Q - sol.V[:, None]) / beta) / m.A,
-                                   atol=1e-8)
+        np.testing.assert_allclose(sol.policy, np.exp((Q - sol.V[:, None]) / beta) / m.A, atol=1e-8)
 
 
 @given(models, st.integers(0, 2**32 - 1), st.integers(1, 6))

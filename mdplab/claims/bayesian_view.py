@@ -95,8 +95,10 @@ def _sequence_probs(policy, index, seqs):
 @register(
     id="kl-rl-bayesian-posterior",
     title="KL-regularized RL is variational inference towards the posterior ref e^{r/beta}/Z",
-    citation=("Korbak, Perez & Buckley 2022, arXiv:2205.11275, Section 3 (KL-regularised RL as "
-              "variational inference); Levine 2018, arXiv:1805.00909, Section 2.3"),
+    citation=(
+        "Korbak, Perez & Buckley 2022, arXiv:2205.11275, Section 3 (KL-regularised RL as "
+        "variational inference); Levine 2018, arXiv:1805.00909, Section 2.3"
+    ),
     statement=(
         r"With prior $\pi_0$ and reward $r$, $J(\pi) = \mathbb E_\pi r - \beta\,"
         r"\mathrm{KL}(\pi\|\pi_0) = \beta\log Z - \beta\,\mathrm{KL}(\pi\|\pi^*)$ for every "
@@ -142,17 +144,23 @@ def check(quick: bool, rng: np.random.Generator, out):
         entropy.append(float(-kl_divergence(pol, np.ones(K))))  # H(p) = -KL(p || 1)
     collapse = float(_bandit(p0, r, 1e-3)[0][np.argmax(r)])
 
-    table = pd.DataFrame([
-        {"check": "bandit policy = posterior", "max_abs_error": err_policy},
-        {"check": "bandit value = beta log Z", "max_abs_error": err_value},
-        {"check": f"identity on {n} random q", "max_abs_error": err_identity},
-        {"check": f"tree (depth {depth}, vocab {vocab}) sequence law = posterior",
-         "max_abs_error": err_tree},
-        {"check": "tree value = beta log Z_seq", "max_abs_error": err_tree_value},
-        {"check": "mass on argmax r at beta=1e-3 (collapse)", "max_abs_error": 1 - collapse},
-    ])
-    passed = max(err_policy, err_value, err_identity, err_tree, err_tree_value) <= 1e-10 and \
-        collapse > 0.999
+    table = pd.DataFrame(
+        [
+            {"check": "bandit policy = posterior", "max_abs_error": err_policy},
+            {"check": "bandit value = beta log Z", "max_abs_error": err_value},
+            {"check": f"identity on {n} random q", "max_abs_error": err_identity},
+            {
+                "check": f"tree (depth {depth}, vocab {vocab}) sequence law = posterior",
+                "max_abs_error": err_tree,
+            },
+            {"check": "tree value = beta log Z_seq", "max_abs_error": err_tree_value},
+            {"check": "mass on argmax r at beta=1e-3 (collapse)", "max_abs_error": 1 - collapse},
+        ]
+    )
+    passed = (
+        max(err_policy, err_value, err_identity, err_tree, err_tree_value) <= 1e-10
+        and collapse > 0.999
+    )
 
     t = np.linspace(0, 1, 101)
     fam = (1 - t)[:, None] * p0 + t[:, None] * np.eye(K)[np.argmax(r)]
@@ -160,17 +168,27 @@ def check(quick: bool, rng: np.random.Generator, out):
     fam_rhs = beta * logZ - beta * kl_divergence(fam, pi_star)
     with paper_style():
         fig, (ax1, ax2) = new_figure("double", aspect=0.33, ncols=2)
-        ax1.plot(t, fam_J, lw=2.5, alpha=0.6,
-                 label=r"$\mathbb{E}_q r - \beta\,\mathrm{KL}(q\|\pi_0)$")
+        ax1.plot(
+            t, fam_J, lw=2.5, alpha=0.6, label=r"$\mathbb{E}_q r - \beta\,\mathrm{KL}(q\|\pi_0)$"
+        )
         ax1.plot(t, fam_rhs, "k--", lw=1, label=r"$\beta\log Z - \beta\,\mathrm{KL}(q\|\pi^*)$")
         ax1.axhline(beta * logZ, color="0.5", lw=0.6, ls=":", label=r"$\max = \beta \log Z$")
-        label_axes(ax1, r"$t$ in $q_t = (1-t)\,\pi_0 + t\,\delta_{\arg\max r}$",
-                   "objective (reward units)", rf"Identity, $|Y|$ = {K}, $\beta$ = {beta}")
+        label_axes(
+            ax1,
+            r"$t$ in $q_t = (1-t)\,\pi_0 + t\,\delta_{\arg\max r}$",
+            "objective (reward units)",
+            rf"Identity, $|Y|$ = {K}, $\beta$ = {beta}",
+        )
         ax2.semilogx(betas, entropy, "o-", ms=2.5)
-        ax2.axhline(-np.sum(p0 * np.log(p0)), color="0.5", ls=":", lw=0.8,
-                    label=r"entropy of $\pi_0$")
-        label_axes(ax2, r"temperature $\beta$", r"entropy of $\pi^*_\beta$ (nats)",
-                   "Distribution collapse as $\\beta \\to 0$")
+        ax2.axhline(
+            -np.sum(p0 * np.log(p0)), color="0.5", ls=":", lw=0.8, label=r"entropy of $\pi_0$"
+        )
+        label_axes(
+            ax2,
+            r"temperature $\beta$",
+            r"entropy of $\pi^*_\beta$ (nats)",
+            "Distribution collapse as $\\beta \\to 0$",
+        )
     figs = save_figure(fig, out / "bayesian_view")
     summary = (
         f"Solver optimum vs posterior: {err_policy:.1e}; value vs beta log Z: {err_value:.1e}; "
@@ -178,6 +196,13 @@ def check(quick: bool, rng: np.random.Generator, out):
         f"sequences) token-level optimum induces the sequence posterior within {err_tree:.1e}; "
         f"at beta = 1e-3 the optimum puts {collapse:.6f} on the reward maximiser."
     )
-    return ClaimResult(passed, table, figs, summary,
-                       {"max_error": max(err_policy, err_value, err_identity, err_tree),
-                        "collapse_mass": collapse})
+    return ClaimResult(
+        passed,
+        table,
+        figs,
+        summary,
+        {
+            "max_error": max(err_policy, err_value, err_identity, err_tree),
+            "collapse_mass": collapse,
+        },
+    )

@@ -34,8 +34,10 @@ from . import ClaimResult, register
 @register(
     id="lp-duality",
     title="Occupancy-measure program: strong duality, dual variables = V*, primal = d^{pi*}",
-    citation=("Puterman 1994, Markov Decision Processes, Sec. 6.9 (LP); Neu, Jonsson & Gomez "
-              "2017, arXiv:1705.07798 (entropy-regularized program and its dual)"),
+    citation=(
+        "Puterman 1994, Markov Decision Processes, Sec. 6.9 (LP); Neu, Jonsson & Gomez "
+        "2017, arXiv:1705.07798 (entropy-regularized program and its dual)"
+    ),
     statement=(
         r"The concave program $\max_{d \ge 0} \langle d, R\rangle - \beta \sum_{s,a} d(s,a)"
         r"\log\frac{d(s,a)}{d(s)\pi_{\rm ref}(a|s)}$ under the flow constraints has value "
@@ -49,8 +51,11 @@ def check(quick: bool, rng: np.random.Generator, out):
     mdp = envs.random_mdp(S, A, gamma=0.9, rng=rng)
     ref = rng.dirichlet(np.ones(A), size=S)
     betas = [0.0, 0.1, 1.0]
-    tols = [1e-4, 1e-6, 1e-8, 1e-10] if quick else [1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8,
-                                                      1e-9, 1e-10, 1e-11]
+    tols = (
+        [1e-4, 1e-6, 1e-8, 1e-10]
+        if quick
+        else [1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11]
+    )
     rows = []
     for beta in betas:
         dp = solve(mdp, beta=beta, ref=ref, method="pi", tol=1e-12)
@@ -60,14 +65,16 @@ def check(quick: bool, rng: np.random.Generator, out):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # loose tolerances are the point
                 prog = occupancy_lp(mdp, beta=beta, ref=ref, tol=tol)
-            rows.append({
-                "beta": beta,
-                "solver_tol": tol,
-                "dual_V_error": float(np.max(np.abs(prog.V - dp.V))),
-                "primal_d_error": float(np.max(np.abs(prog.d - d_star))),
-                "objective_gap": abs(prog.J - J_star),
-                "converged": prog.converged,
-            })
+            rows.append(
+                {
+                    "beta": beta,
+                    "solver_tol": tol,
+                    "dual_V_error": float(np.max(np.abs(prog.V - dp.V))),
+                    "primal_d_error": float(np.max(np.abs(prog.d - d_star))),
+                    "objective_gap": abs(prog.J - J_star),
+                    "converged": prog.converged,
+                }
+            )
     table = pd.DataFrame(rows)
     tight = table[table["solver_tol"] == min(tols)]
     v_err = float(tight["dual_V_error"].max())
@@ -79,13 +86,29 @@ def check(quick: bool, rng: np.random.Generator, out):
         fig, ax = new_figure()
         for i, beta in enumerate(betas):
             sub = table[table["beta"] == beta]
-            ax.loglog(sub["solver_tol"], sub["dual_V_error"], "o-", ms=3, color=f"C{i}",
-                      label=rf"$\|V_{{\rm dual}} - V^*\|_\infty$, $\beta$ = {beta:g}")
-            ax.loglog(sub["solver_tol"], sub["primal_d_error"], "s:", ms=3, color=f"C{i}",
-                      label=rf"$\|d - d^{{\pi^*}}\|_\infty$, $\beta$ = {beta:g}")
+            ax.loglog(
+                sub["solver_tol"],
+                sub["dual_V_error"],
+                "o-",
+                ms=3,
+                color=f"C{i}",
+                label=rf"$\|V_{{\rm dual}} - V^*\|_\infty$, $\beta$ = {beta:g}",
+            )
+            ax.loglog(
+                sub["solver_tol"],
+                sub["primal_d_error"],
+                "s:",
+                ms=3,
+                color=f"C{i}",
+                label=rf"$\|d - d^{{\pi^*}}\|_\infty$, $\beta$ = {beta:g}",
+            )
         ax.invert_xaxis()
-        label_axes(ax, "solver tolerance (Clarabel)", "error against dynamic programming",
-                   f"Occupancy program, S = {S}, A = {A}, $\\gamma$ = 0.9")
+        label_axes(
+            ax,
+            "solver tolerance (Clarabel)",
+            "error against dynamic programming",
+            f"Occupancy program, S = {S}, A = {A}, $\\gamma$ = 0.9",
+        )
         ax.legend(fontsize=5, ncols=2)
     figs = save_figure(fig, out / "lp_duality")
     summary = (
@@ -95,5 +118,10 @@ def check(quick: bool, rng: np.random.Generator, out):
         f"(1e-5; for beta > 0 the primal is accurate to about the square root of the solver "
         f"tolerance), for beta in {betas}."
     )
-    return ClaimResult(passed, table, figs, summary,
-                       {"dual_V_error": v_err, "objective_gap": j_err, "primal_d_error": d_err})
+    return ClaimResult(
+        passed,
+        table,
+        figs,
+        summary,
+        {"dual_V_error": v_err, "objective_gap": j_err, "primal_d_error": d_err},
+    )

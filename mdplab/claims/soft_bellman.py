@@ -14,8 +14,9 @@ r"""Claims about the KL-regularized (soft) Bellman equations and their solvers.
 
 References: Neu, Jonsson & Gomez 2017 (arXiv:1705.07798, Sec. 3, average-reward form);
 Geist, Scherrer & Pietquin 2019 (arXiv:1901.11275, Sec. 2-3, regularized Bellman
-operators; proposition and equation numbers of both papers not verified here); Puterman & Brumelle 1979 (Math. Oper. Res. 4(1), policy iteration as Newton's
-method); Puterman 1994, Thm. 6.2.3 (contraction). The instance "MDP-0" is the catalogue's
+operators; proposition and equation numbers of both papers not verified here);
+Puterman & Brumelle 1979 (Math. Oper. Res. 4(1), policy iteration as Newton's method);
+Puterman 1994, Thm. 6.2.3 (contraction). The instance "MDP-0" is the catalogue's
 (S = 6, A = 3, gamma = 0.9, beta = 0.5, Dirichlet(1) kernel and reference, U[0,1] rewards),
 drawn with this module's own generator from the claim's ``rng``.
 """
@@ -372,7 +373,7 @@ def check_soft_pi_quadratic(quick: bool, rng: np.random.Generator, out):
     table = pd.DataFrame(rows)
     with paper_style():
         fig, axes = new_figure("double", aspect=0.33, ncols=2)
-        for ax, (name, hist) in zip(axes, curves.items()):
+        for ax, (name, hist) in zip(axes, curves.items(), strict=True):
             for m, label in (
                 ("vi", "value iteration"),
                 ("mpi", "modified PI"),

@@ -33,10 +33,12 @@ class _SerialOrParallel:
     """
 
     def __init__(self, fn):
-        code = fn.__code__.replace(co_name=fn.__name__ + "_serial",
-                                   co_qualname=fn.__qualname__ + "_serial")
-        serial_fn = types.FunctionType(code, fn.__globals__, fn.__name__ + "_serial",
-                                       fn.__defaults__)
+        code = fn.__code__.replace(
+            co_name=fn.__name__ + "_serial", co_qualname=fn.__qualname__ + "_serial"
+        )
+        serial_fn = types.FunctionType(
+            code, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__
+        )
         self.serial = nb.njit(**_JIT)(serial_fn)
         self.parallel = nb.njit(parallel=True, **_JIT)(fn)
         self.__doc__ = fn.__doc__
@@ -84,6 +86,15 @@ def _soft_value(Q, ref, s, beta):
     return m + beta * math.log1p(y)
 
 
+@nb.njit(inline="always", **_JIT)
+def _row_dot(indptr, indices, data, row, V):
+    """P[row] . V for a CSR matrix (unsigned gather index: no negative-index wraparound)."""
+    acc = 0.0
+    for k in range(indptr[row], indptr[row + 1]):
+        acc += data[k] * V[nb.uintp(indices[k])]
+    return acc
+
+
 @_SerialOrParallel
 def soft_max_rows(Q, ref, beta, out):
     """out[s] = soft max of Q[s, :] against ref[s, :] (hard max on ref's support if beta == 0)."""
@@ -97,30 +108,8 @@ def bellman_csr(indptr, indices, data, R, ref, V, gamma, beta, Q, out):
     S, A = R.shape
     for s in nb.prange(S):
         for a in range(A):
-            row = s * A + a
-            acc = 0.0
-            for k in range(indptr[row], indptr[row + 1]):
-                acc += data[k] * V[nb.uintp(indices[k])]
-            Q[s, a] = R[s, a] + gamma * acc
+            Q[s, a] = R[s, a] + gamma * _row_dot(indptr, indices, data, s * A + a, V)
         out[s] = _soft_value(Q, ref, s, beta)
-
-
-@_SerialOrParallel
-def policy_backup_csr(indptr, indices, data, r_pi, pi, V, gamma, out):
-    """out[s] = r_pi[s] + gamma * sum_a pi[s, a] * (P[s*A + a] . V); rows with pi = 0 skipped."""
-    S, A = pi.shape
-    for s in nb.prange(S):
-        tot = 0.0
-        for a in range(A):
-            w = pi[s, a]
-            if w == 0.0:
-                continue
-            row = s * A + a
-            acc = 0.0
-            for k in range(indptr[row], indptr[row + 1]):
-                acc += data[k] * V[nb.uintp(indices[k])]
-            tot += w * acc
-        out[s] = r_pi[s] + gamma * tot
 
 
 @nb.njit(inline="always", **_JIT)
@@ -132,12 +121,15 @@ def _policy_row(indptr, indices, data, pi, src, s):
         w = pi[s, a]
         if w == 0.0:
             continue
-        row = s * A + a
-        acc = 0.0
-        for k in range(indptr[row], indptr[row + 1]):
-            acc += data[k] * src[nb.uintp(indices[k])]
-        tot += w * acc
+        tot += w * _row_dot(indptr, indices, data, s * A + a, src)
     return tot
+
+
+@_SerialOrParallel
+def policy_backup_csr(indptr, indices, data, r_pi, pi, V, gamma, out):
+    """out[s] = r_pi[s] + gamma * sum_a pi[s, a] * (P[s*A + a] . V); rows with pi = 0 skipped."""
+    for s in nb.prange(pi.shape[0]):
+        out[s] = r_pi[s] + gamma * _policy_row(indptr, indices, data, pi, V, s)
 
 
 @_SerialOrParallel
@@ -219,12 +211,8 @@ def gauss_seidel_csr(indptr, indices, data, R, ref, V, gamma, beta, forward, Qro
     for i in range(S):
         s = i if forward else S - 1 - i
         for a in range(A):
-            row = s * A + a
-            acc = 0.0
-            for k in range(indptr[row], indptr[row + 1]):
-                acc += data[k] * V[nb.uintp(indices[k])]
-            Qrow[0, a] = R[s, a] + gamma * acc
-        new = _soft_value(Qrow, ref[s:s + 1], 0, beta)
+            Qrow[0, a] = R[s, a] + gamma * _row_dot(indptr, indices, data, s * A + a, V)
+        new = _soft_value(Qrow, ref[s : s + 1], 0, beta)
         d = abs(new - V[s])
         if d > change:
             change = d

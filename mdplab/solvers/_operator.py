@@ -59,8 +59,18 @@ class StepOperator:
         Q = self.Q if Q is None else Q
         out = np.empty(self.S) if out is None else out
         if self.sparse:
-            K.bellman_csr(self.indptr, self.indices, self.data, self.R, self.ref, V,
-                          self.gamma, self.beta, Q, out)
+            K.bellman_csr(
+                self.indptr,
+                self.indices,
+                self.data,
+                self.R,
+                self.ref,
+                V,
+                self.gamma,
+                self.beta,
+                Q,
+                out,
+            )
         else:
             np.dot(self.P2, V, out=Q.reshape(-1))
             Q *= self.gamma
@@ -70,8 +80,18 @@ class StepOperator:
 
     def gauss_seidel(self, V: np.ndarray, forward: bool) -> float:
         """One in-place Gauss-Seidel sweep (sparse models); returns the largest change."""
-        return K.gauss_seidel_csr(self.indptr, self.indices, self.data, self.R, self.ref, V,
-                                  self.gamma, self.beta, forward, np.empty((1, self.A)))
+        return K.gauss_seidel_csr(
+            self.indptr,
+            self.indices,
+            self.data,
+            self.R,
+            self.ref,
+            V,
+            self.gamma,
+            self.beta,
+            forward,
+            np.empty((1, self.A)),
+        )
 
     # -- policies ----------------------------------------------------------------
     def policy(self, Q: np.ndarray, V: np.ndarray) -> np.ndarray:
@@ -81,8 +101,7 @@ class StepOperator:
 
     def policy_reward(self, pi: np.ndarray) -> np.ndarray:
         out = np.empty(self.S)
-        K.policy_reward_rows(self.R, np.ascontiguousarray(pi), self.ref, self.log_z, self.beta,
-                             out)
+        K.policy_reward_rows(self.R, np.ascontiguousarray(pi), self.ref, self.log_z, self.beta, out)
         return out
 
     def gibbs_reward(self, pi: np.ndarray, Q: np.ndarray, V: np.ndarray) -> np.ndarray:
@@ -105,11 +124,20 @@ class StepOperator:
             out *= self.gamma
             out += r_pi
         elif self.sparse:
-            K.policy_backup_csr(self.indptr, self.indices, self.data, r_pi,
-                                np.ascontiguousarray(pi), V, self.gamma, out)
+            K.policy_backup_csr(
+                self.indptr,
+                self.indices,
+                self.data,
+                r_pi,
+                np.ascontiguousarray(pi),
+                V,
+                self.gamma,
+                out,
+            )
         else:
             out[:] = r_pi + self.gamma * np.einsum(
-                "sa,sa->s", pi, (self.P2 @ V).reshape(self.S, self.A))
+                "sa,sa->s", pi, (self.P2 @ V).reshape(self.S, self.A)
+            )
         return out
 
     def policy_sweeps(self, r_pi, pi, V, n_sweeps: int, P_pi=None) -> np.ndarray:
@@ -120,13 +148,32 @@ class StepOperator:
         uses."""
         if P_pi is not None and sp.issparse(P_pi):
             P_pi = sp.csr_array(P_pi)
-            K.policy_sweeps_csr(P_pi.indptr, P_pi.indices, P_pi.data, r_pi, np.ones((self.S, 1)),
-                                V, self.gamma, n_sweeps, np.empty(self.S), work=P_pi.nnz)
+            K.policy_sweeps_csr(
+                P_pi.indptr,
+                P_pi.indices,
+                P_pi.data,
+                r_pi,
+                np.ones((self.S, 1)),
+                V,
+                self.gamma,
+                n_sweeps,
+                np.empty(self.S),
+                work=P_pi.nnz,
+            )
             return V
         if self.sparse and P_pi is None:
             pi = np.ascontiguousarray(pi)
-            K.policy_sweeps_csr(self.indptr, self.indices, self.data, r_pi, pi, V,
-                                self.gamma, n_sweeps, np.empty(self.S))
+            K.policy_sweeps_csr(
+                self.indptr,
+                self.indices,
+                self.data,
+                r_pi,
+                pi,
+                V,
+                self.gamma,
+                n_sweeps,
+                np.empty(self.S),
+            )
             return V
         W = np.empty(self.S)
         for _ in range(n_sweeps):

@@ -1,4 +1,5 @@
-r"""Dynamic programming for standard and KL-regularized MDPs: VI, PI, modified PI, backward induction.
+r"""Dynamic programming for standard and KL-regularized MDPs: VI, Gauss-Seidel VI, PI, modified
+PI, backward induction.
 
 The soft Bellman optimality operator with temperature :math:`\beta \ge 0` and reference
 :math:`\pi_{\rm ref}` (see :mod:`mdplab.solvers.bellman`) is
@@ -64,8 +65,13 @@ from .bellman import _check_beta, check_ref
 from .evaluate import DENSE_LIMIT, solve_policy_system
 from .result import Solution
 
-__all__ = ["solve", "value_iteration", "policy_iteration", "modified_policy_iteration",
-           "backward_induction"]
+__all__ = [
+    "solve",
+    "value_iteration",
+    "policy_iteration",
+    "modified_policy_iteration",
+    "backward_induction",
+]
 
 METHODS = ("auto", "vi", "gs", "pi", "mpi", "backward", "lp")
 _EPS = np.finfo(float).eps
@@ -112,9 +118,19 @@ def _finish(op, br, V_used, k, method, beta, tol, history, converged, msg):
     residual = float(np.max(np.abs(TV - V)))
     if not converged:
         warnings.warn(f"{method}: {msg}", RuntimeWarning, stacklevel=_user_stacklevel())
-    return Solution(V=V, Q=Q, policy=policy, iterations=k, residual=residual,
-                    error_bound=br.bound, converged=converged, method=method, beta=beta,
-                    message=msg, history=np.asarray(history))
+    return Solution(
+        V=V,
+        Q=Q,
+        policy=policy,
+        iterations=k,
+        residual=residual,
+        error_bound=br.bound,
+        converged=converged,
+        method=method,
+        beta=beta,
+        message=msg,
+        history=np.asarray(history),
+    )
 
 
 def _user_stacklevel() -> int:
@@ -139,8 +155,10 @@ def _stop(br, tol):
 
 
 def _floor_message(br, tol):
-    return (f"tol = {tol:.1e} is below what float64 can certify for this problem "
-            f"(error bound {br.bound:.2e}, rounding floor {br.floor:.2e}); raise tol")
+    return (
+        f"tol = {tol:.1e} is below what float64 can certify for this problem "
+        f"(error bound {br.bound:.2e}, rounding floor {br.floor:.2e}); raise tol"
+    )
 
 
 def _initial_value(op: StepOperator, V0) -> np.ndarray:
@@ -165,16 +183,28 @@ def value_iteration(op: StepOperator, tol: float, max_iter: int, V0=None) -> Sol
         history.append(br.residual)
         stop, ok = _stop(br, tol)
         if stop:
-            msg = f"error bound {br.bound:.2e} <= tol after {k} sweeps" if ok else \
-                _floor_message(br, tol)
+            msg = (
+                f"error bound {br.bound:.2e} <= tol after {k} sweeps"
+                if ok
+                else _floor_message(br, tol)
+            )
             return _finish(op, br, V, k, "vi", op.beta, tol, history, ok, msg)
         V, TV = TV, V
-    return _finish(op, br, V, max_iter, "vi", op.beta, tol, history, False,
-                   f"max_iter = {max_iter} sweeps reached with error bound {br.bound:.2e}")
+    return _finish(
+        op,
+        br,
+        V,
+        max_iter,
+        "vi",
+        op.beta,
+        tol,
+        history,
+        False,
+        f"max_iter = {max_iter} sweeps reached with error bound {br.bound:.2e}",
+    )
 
 
-def gauss_seidel_value_iteration(op: StepOperator, tol: float, max_iter: int,
-                                 V0=None) -> Solution:
+def gauss_seidel_value_iteration(op: StepOperator, tol: float, max_iter: int, V0=None) -> Solution:
     """Symmetric Gauss-Seidel VI: alternate forward and backward in-place sweeps.
 
     Values travel across a chain or a grid row in one sweep instead of one state per sweep.
@@ -201,19 +231,39 @@ def gauss_seidel_value_iteration(op: StepOperator, tol: float, max_iter: int,
         br = _Bracket(V, TV, op.gamma)
         stop, ok = _stop(br, tol)
         if stop:
-            msg = (f"error bound {br.bound:.2e} <= tol after {k} Gauss-Seidel sweeps" if ok
-                   else _floor_message(br, tol))
+            msg = (
+                f"error bound {br.bound:.2e} <= tol after {k} Gauss-Seidel sweeps"
+                if ok
+                else _floor_message(br, tol)
+            )
             return _finish(op, br, V, k, "gs", op.beta, tol, history, ok, msg)
         V[:] = TV
     if br is None:
         op.bellman(V, out=TV)
         br = _Bracket(V, TV, op.gamma)
-    return _finish(op, br, V, k, "gs", op.beta, tol, history, False,
-                   f"max_iter = {max_iter} sweeps reached with error bound {br.bound:.2e}")
+    return _finish(
+        op,
+        br,
+        V,
+        k,
+        "gs",
+        op.beta,
+        tol,
+        history,
+        False,
+        f"max_iter = {max_iter} sweeps reached with error bound {br.bound:.2e}",
+    )
 
 
-def _auto(op: StepOperator, tol: float, max_iter: int, V0=None, eval_sweeps: int = 20,
-          budget: int = 40, warm_pairs: int = 10) -> Solution:
+def _auto(
+    op: StepOperator,
+    tol: float,
+    max_iter: int,
+    V0=None,
+    eval_sweeps: int = 20,
+    budget: int = 40,
+    warm_pairs: int = 10,
+) -> Solution:
     """``method="auto"``: a cheap method first, policy iteration if it is slow.
 
     Well-mixing problems (random kernels) are solved in a few sweeps by modified policy
@@ -247,8 +297,11 @@ def _auto(op: StepOperator, tol: float, max_iter: int, V0=None, eval_sweeps: int
             break
     sol = policy_iteration(op, tol, max_iter, V)
     return dataclasses.replace(
-        sol, method=f"auto ({first.method}, then pi)", iterations=first.iterations + sol.iterations,
-        history=np.concatenate([first.history, sol.history]))
+        sol,
+        method=f"auto ({first.method}, then pi)",
+        iterations=first.iterations + sol.iterations,
+        history=np.concatenate([first.history, sol.history]),
+    )
 
 
 def _evaluate_policy(op: StepOperator, pi, r_pi, V_guess) -> np.ndarray:
@@ -265,8 +318,7 @@ def _evaluate_policy(op: StepOperator, pi, r_pi, V_guess) -> np.ndarray:
                 return x - buf
 
             M = spla.LinearOperator((S, S), matvec=matvec, dtype=np.float64)
-            x, _ = spla.gmres(M, r_pi, x0=V_guess, rtol=1e-13, atol=0.0, restart=50,
-                              maxiter=40)
+            x, _ = spla.gmres(M, r_pi, x0=V_guess, rtol=1e-13, atol=0.0, restart=50, maxiter=40)
             return x
     return solve_policy_system(op.policy_matrix(pi), r_pi, op.gamma, V0=V_guess)
 
@@ -288,18 +340,32 @@ def policy_iteration(op: StepOperator, tol: float, max_iter: int, V0=None) -> So
                 stop, ok = True, br.bound <= tol
             prev_actions = actions
         if stop:
-            msg = (f"error bound {br.bound:.2e} after {k - 1} policy evaluations"
-                   if ok else _floor_message(br, tol))
+            msg = (
+                f"error bound {br.bound:.2e} after {k - 1} policy evaluations"
+                if ok
+                else _floor_message(br, tol)
+            )
             return _finish(op, br, V, k - 1, "pi", op.beta, tol, history, ok, msg)
         V = _evaluate_policy(op, pi, op.gibbs_reward(pi, Q, TV), TV)
         TV, Q = op.bellman(V)
     br = _Bracket(V, TV, op.gamma)
-    return _finish(op, br, V, max_iter, "pi", op.beta, tol, history, False,
-                   f"max_iter = {max_iter} policy evaluations reached, bound {br.bound:.2e}")
+    return _finish(
+        op,
+        br,
+        V,
+        max_iter,
+        "pi",
+        op.beta,
+        tol,
+        history,
+        False,
+        f"max_iter = {max_iter} policy evaluations reached, bound {br.bound:.2e}",
+    )
 
 
-def modified_policy_iteration(op: StepOperator, tol: float, max_iter: int, V0=None,
-                              eval_sweeps: int = 20) -> Solution:
+def modified_policy_iteration(
+    op: StepOperator, tol: float, max_iter: int, V0=None, eval_sweeps: int = 20
+) -> Solution:
     V = _initial_value(op, V0)
     TV = np.empty_like(V)
     history = []
@@ -310,8 +376,11 @@ def modified_policy_iteration(op: StepOperator, tol: float, max_iter: int, V0=No
         history.append(br.residual)
         stop, ok = _stop(br, tol)
         if stop:
-            msg = (f"error bound {br.bound:.2e} <= tol after {k} improvements" if ok
-                   else _floor_message(br, tol))
+            msg = (
+                f"error bound {br.bound:.2e} <= tol after {k} improvements"
+                if ok
+                else _floor_message(br, tol)
+            )
             return _finish(op, br, V, k, "mpi", op.beta, tol, history, ok, msg)
         pi = op.policy(Q, TV)
         r_pi = op.gibbs_reward(pi, Q, TV)
@@ -319,8 +388,18 @@ def modified_policy_iteration(op: StepOperator, tol: float, max_iter: int, V0=No
         P_pi = op.policy_matrix(pi) if deterministic else None
         V[:] = TV
         op.policy_sweeps(r_pi, pi, V, eval_sweeps, P_pi=P_pi)
-    return _finish(op, br, V, max_iter, "mpi", op.beta, tol, history, False,
-                   f"max_iter = {max_iter} improvements reached, bound {br.bound:.2e}")
+    return _finish(
+        op,
+        br,
+        V,
+        max_iter,
+        "mpi",
+        op.beta,
+        tol,
+        history,
+        False,
+        f"max_iter = {max_iter} improvements reached, bound {br.bound:.2e}",
+    )
 
 
 def backward_induction(mdp: TabularMDP, beta: float, ref: np.ndarray) -> Solution:
@@ -333,15 +412,31 @@ def backward_induction(mdp: TabularMDP, beta: float, ref: np.ndarray) -> Solutio
         op = StepOperator(mdp.transitions(h), mdp.rewards(h), 1.0, beta, ref_h)
         op.bellman(V[h + 1], out=V[h], Q=Q[h])
         policy[h] = op.policy(Q[h], V[h])
-    return Solution(V=V, Q=Q, policy=policy, iterations=H, residual=0.0, error_bound=0.0,
-                    converged=True, method="backward", beta=beta,
-                    message=f"exact backward induction over {H} steps",
-                    history=np.zeros(0))
+    return Solution(
+        V=V,
+        Q=Q,
+        policy=policy,
+        iterations=H,
+        residual=0.0,
+        error_bound=0.0,
+        converged=True,
+        method="backward",
+        beta=beta,
+        message=f"exact backward induction over {H} steps",
+        history=np.zeros(0),
+    )
 
 
-def solve(mdp: TabularMDP, beta: float = 0.0, ref=None, method: str = "auto",
-          tol: float = 1e-10, max_iter: int | None = None, V0=None,
-          eval_sweeps: int = 20) -> Solution:
+def solve(
+    mdp: TabularMDP,
+    beta: float = 0.0,
+    ref=None,
+    method: str = "auto",
+    tol: float = 1e-10,
+    max_iter: int | None = None,
+    V0=None,
+    eval_sweeps: int = 20,
+) -> Solution:
     r"""Optimal (KL-regularized) values and policy of ``mdp``.
 
     Parameters
@@ -356,7 +451,8 @@ def solve(mdp: TabularMDP, beta: float = 0.0, ref=None, method: str = "auto",
         ``"auto"``: backward induction with a finite horizon; otherwise a short run of modified
         policy iteration (``beta = 0``) or value iteration (``beta > 0``), continued by
         (Gauss-Seidel-warmed) policy iteration when that is slow; ``Solution.method`` says
-        which, e.g. ``"auto (mpi)"`` or ``"auto (vi, then pi)"``. ``"gs"``: symmetric Gauss-Seidel value iteration
+        which, e.g. ``"auto (mpi)"`` or ``"auto (vi, then pi)"``. ``"gs"``: symmetric
+        Gauss-Seidel value iteration
         (sparse models). ``"lp"`` solves the occupancy-measure convex program with cvxpy.
     tol : float
         Discounted models: guaranteed bound on :math:`\|V - V^*\|_\infty` (stopping rule above).
@@ -383,7 +479,8 @@ def solve(mdp: TabularMDP, beta: float = 0.0, ref=None, method: str = "auto",
         if method not in ("auto", "backward"):
             raise ValueError(
                 f"method = {method!r} is for discounted models; finite-horizon models are "
-                "solved exactly by backward induction: use method='auto' or 'backward'")
+                "solved exactly by backward induction: use method='auto' or 'backward'"
+            )
         return backward_induction(mdp, beta, ref_arr)
     if method == "backward":
         raise ValueError("method = 'backward' needs a finite-horizon model (horizon=H)")
@@ -405,4 +502,3 @@ def solve(mdp: TabularMDP, beta: float = 0.0, ref=None, method: str = "auto",
     else:
         sol = _auto(op, tol, int(max_iter), V0, int(eval_sweeps))
     return sol
-

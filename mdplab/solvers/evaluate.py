@@ -48,8 +48,9 @@ def _residual(P_pi, r, gamma, V) -> float:
     return float(np.max(np.abs(r + gamma * (P_pi @ V) - V), initial=0.0))
 
 
-def solve_policy_system(P_pi, r, gamma: float, V0=None, transpose: bool = False,
-                        rtol: float = 1e-13) -> np.ndarray:
+def solve_policy_system(
+    P_pi, r, gamma: float, V0=None, transpose: bool = False, rtol: float = 1e-13
+) -> np.ndarray:
     r"""Solve :math:`(I - \gamma P_\pi) x = r` (or the transposed system) accurately.
 
     Dense LU up to :data:`DENSE_LIMIT` states. Larger sparse systems whose graph has a narrow
@@ -111,17 +112,20 @@ def evaluate(mdp: TabularMDP, policy, beta: float = 0.0, ref=None) -> PolicyValu
             reach = _reaches(P_pi, np.isneginf(r_pi))
             ok = ~reach
             if ok.any():
-                sub = P_pi[np.ix_(ok, ok)] if not sp.issparse(P_pi) else \
-                    sp.csr_array(P_pi)[ok][:, ok]
+                sub = (
+                    P_pi[np.ix_(ok, ok)] if not sp.issparse(P_pi) else sp.csr_array(P_pi)[ok][:, ok]
+                )
                 V[ok] = solve_policy_system(sub, r_pi[ok], mdp.gamma)
         else:
             V = solve_policy_system(op.policy_matrix(pi), r_pi, mdp.gamma)
         with np.errstate(invalid="ignore"):
-            Q = mdp.R + mdp.gamma * np.asarray(mdp.transitions() @ np.where(
-                np.isfinite(V), V, 0.0)).reshape(S, A)
+            Q = mdp.R + mdp.gamma * np.asarray(
+                mdp.transitions() @ np.where(np.isfinite(V), V, 0.0)
+            ).reshape(S, A)
         Q = np.where(_rows_reach(mdp.transitions(), ~np.isfinite(V)).reshape(S, A), -np.inf, Q)
-        return PolicyValue(V=V, Q=Q, J=float(mdp.mu @ V) if np.all(np.isfinite(V[mdp.mu > 0]))
-                           else -np.inf)
+        return PolicyValue(
+            V=V, Q=Q, J=float(mdp.mu @ V) if np.all(np.isfinite(V[mdp.mu > 0])) else -np.inf
+        )
     H = mdp.H
     V = np.zeros((H + 1, S))
     Q = np.empty((H, S, A))
@@ -162,8 +166,11 @@ def occupancy(mdp: TabularMDP, policy) -> np.ndarray:
         op = StepOperator(mdp.transitions(), mdp.R, mdp.gamma, 0.0, np.ones_like(pi))
         d_s = solve_policy_system(op.policy_matrix(pi), mdp.mu, mdp.gamma, transpose=True)
         if np.any(d_s < -1e-9):
-            warnings.warn("occupancy: small negative entries from rounding were clipped",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                "occupancy: small negative entries from rounding were clipped",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return np.maximum(d_s, 0.0)[:, None] * pi
     H, S = mdp.H, mdp.S
     d = np.empty((H, S, mdp.A))
