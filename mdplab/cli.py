@@ -200,7 +200,7 @@ def solve(
     file: Annotated[Path, typer.Argument(help="Model file written by TabularMDP.save (.npz).")],
     beta: Annotated[float, typer.Option("--beta", min=0.0, help="KL temperature.")] = 0.0,
     method: Annotated[
-        str, typer.Option("--method", help="auto | vi | pi | mpi | lp")
+        str, typer.Option("--method", help="auto | vi | gs | pi | mpi | backward | lp")
     ] = "auto",
     tol: Annotated[
         float | None, typer.Option("--tol", help="Accuracy max|V - V*| (solver default if unset).")
@@ -217,6 +217,10 @@ def solve(
 
     if out is not None and out.exists() and not force:
         raise _usage_error(f"{out} exists; pass --force to overwrite it", "solve")
+    from mdplab.solvers.dp import METHODS
+
+    if method not in METHODS:
+        raise _usage_error(f"--method {method!r}: expected one of {', '.join(METHODS)}", "solve")
     solver = getattr(mdplab, "solve", None)
     if solver is None:
         raise _fail("mdplab.solve is not available in this version of mdplab")
@@ -227,8 +231,11 @@ def solve(
     kwargs = {"beta": beta, "method": method}
     if tol is not None:
         kwargs["tol"] = tol
+    from rich.console import Console
+
     try:
-        sol = solver(mdp, **kwargs)
+        with Console(stderr=True).status(f"solving {mdp!r} ...", spinner="dots"):
+            sol = solver(mdp, **kwargs)
     except (ValueError, TypeError) as exc:
         raise _fail(f"solve failed: {exc}") from None
 

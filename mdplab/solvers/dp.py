@@ -44,6 +44,11 @@ half-width is ``Solution.error_bound`` and guarantees :math:`\|\hat V - V^*\|_\i
 :math:`c \cdot \epsilon_{\rm mach} \|V\|_\infty`; a ``tol`` below that floor ends with
 ``converged=False`` and a warning rather than an endless loop.
 
+``"auto"`` runs a short modified policy iteration (``beta = 0``) or value iteration
+(``beta > 0``) and, when that does not converge within its budget (slow mixing: chains, grids,
+``gamma`` near 1), continues with Gauss-Seidel sweeps and policy iteration from the lower end
+of the bracket (see ``_auto``).
+
 Finite-horizon models are solved exactly by backward induction (``"backward"``):
 :math:`V_H = 0`, :math:`Q_h = R_h + P_h V_{h+1}`, :math:`V_h = T_h V_{h+1}`.
 """
@@ -58,6 +63,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._utils import user_stacklevel
 from ..mdp import TabularMDP
 from . import _kernels as K
 from ._operator import StepOperator
@@ -65,31 +71,31 @@ from .bellman import _check_beta, check_ref
 from .evaluate import DENSE_LIMIT, solve_policy_system
 from .result import Solution
 
-__all__ = [
-    "solve",
-    "value_iteration",
-    "policy_iteration",
-    "modified_policy_iteration",
-    "backward_induction",
-]
+__all__ = ["solve"]
 
 METHODS = ("auto", "vi", "gs", "pi", "mpi", "backward", "lp")
 _EPS = np.finfo(float).eps
 
 
 class _Bracket:
-    """McQueen-Porteus bracket of V* from a pair (V, TV)."""
+    """McQueen-Porteus bracket of V* from a pair (V, TV).
 
-    __slots__ = ("estimate", "bound", "residual", "floor")
+    ``width`` is the half-width of the bracket, ``floor`` an allowance for the rounding of
+    ``TV`` and ``V`` (about ``2 eps (c + 1) max|TV|``: the bracket's endpoints scale the
+    rounding of ``TV - V`` by ``c``), and ``bound = width + floor`` the reported error bound.
+    """
+
+    __slots__ = ("estimate", "width", "floor", "bound", "residual")
 
     def __init__(self, V, TV, gamma):
         d = TV - V
         lo, hi = float(d.min()), float(d.max())
         c = gamma / (1.0 - gamma)
         self.estimate = TV + c * 0.5 * (hi + lo)
-        self.bound = c * 0.5 * (hi - lo)
-        self.residual = max(abs(lo), abs(hi))
+        self.width = c * 0.5 * (hi - lo)
         self.floor = 2.0 * _EPS * (c + 1.0) * float(np.max(np.abs(TV)))
+        self.bound = self.width + self.floor
+        self.residual = max(abs(lo), abs(hi))
 
 
 def _check_tol(tol) -> float:
@@ -117,7 +123,7 @@ def _finish(op, br, V_used, k, method, beta, tol, history, converged, msg):
     policy = op.policy(Q, TV if beta > 0 else V)
     residual = float(np.max(np.abs(TV - V)))
     if not converged:
-        warnings.warn(f"{method}: {msg}", RuntimeWarning, stacklevel=_user_stacklevel())
+        warnings.warn(f"{method}: {msg}", RuntimeWarning, stacklevel=user_stacklevel())
     return Solution(
         V=V,
         Q=Q,
@@ -133,23 +139,11 @@ def _finish(op, br, V_used, k, method, beta, tol, history, converged, msg):
     )
 
 
-def _user_stacklevel() -> int:
-    """Stack level of the first frame outside the mdplab package (for warnings)."""
-    import os
-    import sys
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def _stop(br, tol):
     """(stop?, converged?) for the bracket ``br``."""
     if br.bound <= tol:
         return True, True
-    if br.bound <= br.floor:
+    if br.width <= br.floor:  # the bracket is down to rounding: iterating cannot help
         return True, False
     return False, False
 
@@ -157,7 +151,8 @@ def _stop(br, tol):
 def _floor_message(br, tol):
     return (
         f"tol = {tol:.1e} is below what float64 can certify for this problem "
-        f"(error bound {br.bound:.2e}, rounding floor {br.floor:.2e}); raise tol"
+        f"(error bound {br.bound:.2e} = bracket {br.width:.2e} + rounding allowance "
+        f"{br.floor:.2e}); raise tol"
     )
 
 
@@ -209,8 +204,8 @@ def gauss_seidel_value_iteration(op: StepOperator, tol: float, max_iter: int, V0
 
     Values travel across a chain or a grid row in one sweep instead of one state per sweep.
     The Gauss-Seidel operator is itself a gamma-contraction, but the certificate is the
-    McQueen-Porteus bracket of one ordinary (Jacobi) sweep, computed when the in-place
-    changes suggest convergence, so the accuracy guarantee is the same as for VI.
+    McQueen-Porteus bracket of one ordinary (Jacobi) sweep, computed every 4 pairs (or as soon
+    as the in-place changes are tiny), so the accuracy guarantee is the same as for VI.
     """
     if not op.sparse:
         raise ValueError("method='gs' needs a sparse model (use mdp.sparse())")
@@ -225,7 +220,8 @@ def gauss_seidel_value_iteration(op: StepOperator, tol: float, max_iter: int, V0
         op.gauss_seidel(V, True)
         change = op.gauss_seidel(V, False)
         history.append(change)
-        if c * change > 0.1 * tol and k < max_iter:
+        # certify every 4 pairs, or earlier once the in-place changes are tiny
+        if c * change > 0.1 * tol and k % 8 != 0 and k < max_iter:
             continue
         op.bellman(V, out=TV)
         br = _Bracket(V, TV, op.gamma)
@@ -332,19 +328,23 @@ def policy_iteration(op: StepOperator, tol: float, max_iter: int, V0=None) -> So
         br = _Bracket(V, TV, op.gamma)
         history.append(br.residual)
         stop, ok = _stop(br, tol)
+        repeated = False
         pi = op.policy(Q, TV)
         if op.beta == 0.0:
             actions = pi.argmax(axis=1)
-            if prev_actions is not None and np.array_equal(actions, prev_actions):
-                # greedy policy repeats: V is V* up to rounding; certified only if bound <= tol
-                stop, ok = True, br.bound <= tol
+            repeated = prev_actions is not None and np.array_equal(actions, prev_actions)
             prev_actions = actions
-        if stop:
-            msg = (
-                f"error bound {br.bound:.2e} after {k - 1} policy evaluations"
-                if ok
-                else _floor_message(br, tol)
-            )
+        if stop or repeated:
+            ok = br.bound <= tol  # a repeated greedy policy is V* up to rounding: certify it
+            if ok:
+                msg = f"error bound {br.bound:.2e} after {k - 1} policy evaluations"
+            elif repeated and br.width > br.floor:
+                msg = (
+                    f"the greedy policy repeated (V is exact up to rounding) but the error "
+                    f"bound {br.bound:.2e} exceeds tol = {tol:.1e}; raise tol"
+                )
+            else:
+                msg = _floor_message(br, tol)
             return _finish(op, br, V, k - 1, "pi", op.beta, tol, history, ok, msg)
         V = _evaluate_policy(op, pi, op.gibbs_reward(pi, Q, TV), TV)
         TV, Q = op.bellman(V)

@@ -32,7 +32,7 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
 
-from .._utils import kl_divergence
+from .._utils import kl_divergence, user_stacklevel
 from ..mdp import TabularMDP, check_policy
 from ._operator import StepOperator
 from .bellman import _check_beta, check_ref
@@ -169,7 +169,7 @@ def occupancy(mdp: TabularMDP, policy) -> np.ndarray:
             warnings.warn(
                 "occupancy: small negative entries from rounding were clipped",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         return np.maximum(d_s, 0.0)[:, None] * pi
     H, S = mdp.H, mdp.S

@@ -106,6 +106,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
+from .._utils import user_stacklevel
 from ..mdp import TabularMDP
 from .bellman import _check_beta, bellman_operator, check_ref, softmax_policy
 from .result import Solution, _Repr
@@ -250,7 +251,7 @@ def _pick_solver(solver, beta: float) -> str:
                                f"(installed cvxpy solvers: {', '.join(installed)})")
         warnings.warn(f"occupancy program: solver {name} is not installed; falling back to SCS "
                       "(first order: expect about 1e-6 to 1e-9 accuracy)",
-                      RuntimeWarning, stacklevel=4)
+                      RuntimeWarning, stacklevel=user_stacklevel())
         name = "SCS"
     if beta > 0 and cp.constraints.ExpCone not in _cones(name):
         raise ValueError(f"solver = {name!r} cannot handle exponential cones, which beta = "
@@ -367,7 +368,7 @@ def _prepare(mdp, beta, ref, tol):
 
 def _warn_status(fn: str, message: str) -> None:
     warnings.warn(f"{fn}: the solver did not reach an optimal status ({message}); "
-                  "results are not certified", RuntimeWarning, stacklevel=3)
+                  "results are not certified", RuntimeWarning, stacklevel=user_stacklevel())
 
 
 # ---------------------------------------------------------------------------- public functions
