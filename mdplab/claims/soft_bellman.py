@@ -200,19 +200,24 @@ def check_contraction(quick: bool, rng: np.random.Generator, out):
     passed = bool((excess <= 0).all())
 
     with paper_style():
-        fig, ax = new_figure()
-        for beta, errs in curves.items():
-            ax.semilogy(np.arange(len(errs)), errs, label=rf"$\beta$ = {beta:g}")
+        fig, (ax, ax2) = new_figure("double", aspect=0.33, ncols=2)
+        styles = ["-", "--", ":"]
+        for i, (beta, errs) in enumerate(curves.items()):
+            ax.semilogy(np.arange(len(errs)), errs, styles[i % 3], lw=1.2,
+                        label=rf"$\beta$ = {beta:g}")
         k = np.arange(121)
         e0 = max(c[0] for c in curves.values())
-        ax.semilogy(k, e0 * gamma**k, "k--", lw=0.8, label=r"$\gamma^k$ bound")
-        ax.set_ylim(1e-13, None)
-        label_axes(
-            ax,
-            "value-iteration sweep k",
-            r"$\|V_k - V^*\|_\infty$",
-            rf"Soft VI error, S = 20, A = 4, $\gamma$ = {gamma}",
-        )
+        ax.semilogy(k, e0 * gamma**k, "k-", lw=0.6, alpha=0.6, label=r"$e_0\,\gamma^k$")
+        label_axes(ax, "value-iteration sweep k", r"$\|V_k - V^*\|_\infty$",
+                   rf"Soft VI error, S = 20, A = 4, $\gamma$ = {gamma}")
+        pairs_tab = table[table["kind"] == "random pair"]
+        data = [pairs_tab.loc[pairs_tab["beta"] == b, "ratio"].to_numpy() for b in betas]
+        ax2.boxplot(data, tick_labels=[f"{b:g}" for b in betas], widths=0.5, whis=(0, 100))
+        ax2.axhline(gamma, color="C1", lw=1.2, label=rf"$\gamma$ = {gamma}")
+        ax2.set_ylim(0, 1)
+        label_axes(ax2, r"temperature $\beta$",
+                   r"$\|TV_1 - TV_2\|_\infty / \|V_1 - V_2\|_\infty$",
+                   f"Contraction ratios of {pairs} random pairs per $\\beta$")
     figs = save_figure(fig, out / "soft_bellman_contraction")
     summary = (
         f"Largest ratio ||TV1-TV2|| / ||V1-V2|| over {pairs} random pairs per beta in "
