@@ -47,6 +47,7 @@ class StepOperator:
         self.sparse = sp.issparse(P2)
         if self.sparse:
             self.indptr, self.indices, self.data = P2.indptr, P2.indices, P2.data
+            self.csr = (P2.indptr, P2.indices, P2.data)
             self.P2 = P2
         else:
             self.P2 = np.ascontiguousarray(P2)
@@ -60,9 +61,7 @@ class StepOperator:
         out = np.empty(self.S) if out is None else out
         if self.sparse:
             K.bellman_csr(
-                self.indptr,
-                self.indices,
-                self.data,
+                *self.csr,
                 self.R,
                 self.ref,
                 V,
@@ -81,9 +80,7 @@ class StepOperator:
     def gauss_seidel(self, V: np.ndarray, forward: bool) -> float:
         """One in-place Gauss-Seidel sweep (sparse models); returns the largest change."""
         return K.gauss_seidel_csr(
-            self.indptr,
-            self.indices,
-            self.data,
+            *self.csr,
             self.R,
             self.ref,
             V,
@@ -125,9 +122,7 @@ class StepOperator:
             out += r_pi
         elif self.sparse:
             K.policy_backup_csr(
-                self.indptr,
-                self.indices,
-                self.data,
+                *self.csr,
                 r_pi,
                 np.ascontiguousarray(pi),
                 V,
@@ -164,9 +159,7 @@ class StepOperator:
         if self.sparse and P_pi is None:
             pi = np.ascontiguousarray(pi)
             K.policy_sweeps_csr(
-                self.indptr,
-                self.indices,
-                self.data,
+                *self.csr,
                 r_pi,
                 pi,
                 V,

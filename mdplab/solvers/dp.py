@@ -148,6 +148,15 @@ def _stop(br, tol):
     return False, False
 
 
+def _done(op, br, V, k, method, tol, history, unit):
+    """The Solution if the bracket ``br`` ends the run (see :func:`_stop`), else ``None``."""
+    stop, ok = _stop(br, tol)
+    if not stop:
+        return None
+    msg = f"error bound {br.bound:.2e} <= tol after {k} {unit}" if ok else _floor_message(br, tol)
+    return _finish(op, br, V, k, method, op.beta, tol, history, ok, msg)
+
+
 def _floor_message(br, tol):
     return (
         f"tol = {tol:.1e} is below what float64 can certify for this problem "
@@ -176,14 +185,9 @@ def value_iteration(op: StepOperator, tol: float, max_iter: int, V0=None) -> Sol
         op.bellman(V, out=TV)
         br = _Bracket(V, TV, op.gamma)
         history.append(br.residual)
-        stop, ok = _stop(br, tol)
-        if stop:
-            msg = (
-                f"error bound {br.bound:.2e} <= tol after {k} sweeps"
-                if ok
-                else _floor_message(br, tol)
-            )
-            return _finish(op, br, V, k, "vi", op.beta, tol, history, ok, msg)
+        done = _done(op, br, V, k, "vi", tol, history, "sweeps")
+        if done is not None:
+            return done
         V, TV = TV, V
     return _finish(
         op,
@@ -225,14 +229,9 @@ def gauss_seidel_value_iteration(op: StepOperator, tol: float, max_iter: int, V0
             continue
         op.bellman(V, out=TV)
         br = _Bracket(V, TV, op.gamma)
-        stop, ok = _stop(br, tol)
-        if stop:
-            msg = (
-                f"error bound {br.bound:.2e} <= tol after {k} Gauss-Seidel sweeps"
-                if ok
-                else _floor_message(br, tol)
-            )
-            return _finish(op, br, V, k, "gs", op.beta, tol, history, ok, msg)
+        done = _done(op, br, V, k, "gs", tol, history, "Gauss-Seidel sweeps")
+        if done is not None:
+            return done
         V[:] = TV
     if br is None:
         op.bellman(V, out=TV)
@@ -374,14 +373,9 @@ def modified_policy_iteration(
         _, Q = op.bellman(V, out=TV)
         br = _Bracket(V, TV, op.gamma)
         history.append(br.residual)
-        stop, ok = _stop(br, tol)
-        if stop:
-            msg = (
-                f"error bound {br.bound:.2e} <= tol after {k} improvements"
-                if ok
-                else _floor_message(br, tol)
-            )
-            return _finish(op, br, V, k, "mpi", op.beta, tol, history, ok, msg)
+        done = _done(op, br, V, k, "mpi", tol, history, "improvements")
+        if done is not None:
+            return done
         pi = op.policy(Q, TV)
         r_pi = op.gibbs_reward(pi, Q, TV)
         # Deterministic policies: P_pi (S x S) is A times smaller than P, cheaper to sweep.
