@@ -30,8 +30,11 @@ from .solvers import (
 __version__ = "0.1.0"
 
 
-def __getattr__(name):  # heavier subpackages load on first use: ml.plot, ml.claims, ml.report
-    if name in ("plot", "claims", "report"):
+_LAZY = ("plot", "claims", "report", "bon", "learn")
+
+
+def __getattr__(name):  # subpackages loaded on first use: ml.plot, ml.claims, ml.bon, ml.learn ...
+    if name in _LAZY:
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
