@@ -227,13 +227,19 @@ def matching_beta(p, r, n, *, match: str = "kl"):
         raise ValueError(f"match: expected 'kl' or 'reward', got {match!r}")
     levels = reward_levels(p, r)
     n_arr, scalar = check_n(n)
+    close = 1e-12
     if match == "kl":
+        top = _top_kl(levels)
         targets = level_kl(levels, n_arr)
-        out = [np.inf if t <= 0 else beta_for_kl(p, r, t) for t in targets]
+        out = [np.inf if t <= 0 else 0.0 if t >= top * (1 - close) else beta_for_kl(p, r, t)
+               for t in targets]
     else:
         mean = float(np.exp(levels.log_mass) @ levels.values)
+        vmax = float(levels.values[np.flatnonzero(np.isfinite(levels.log_mass))[-1]])
         targets = level_expectation(levels, n_arr, levels.values)
-        out = [np.inf if t <= mean else beta_for_reward(p, r, t) for t in targets]
+        out = [np.inf if t <= mean else
+               0.0 if t >= vmax - close * (vmax - mean) else beta_for_reward(p, r, t)
+               for t in targets]
     return _out(np.array(out, dtype=float), scalar)
 
 
