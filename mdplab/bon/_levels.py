@@ -127,6 +127,9 @@ class RewardLevels:
     log_cdf : (J,) :math:`\log F_j`.
     log_cdf_below : (J,) :math:`\log F^-_j = \log F_{j-1}` (``-inf`` for the lowest level).
     log_ratio_below : (J,) :math:`\log(F^-_j / F_j)` computed without cancellation.
+    log_neg_log_cdf : (J,) :math:`\log(-\log F_j)`, accurate when :math:`1 - F_j` is below
+        the smallest double (then :math:`\approx \log(1 - F_j)`), for astronomically many draws.
+    log_neg_log_ratio : (J,) :math:`\log(-\log(F^-_j/F_j))`, likewise.
     level_of : (K,) the level index of each outcome (``None`` for levels built directly).
     """
 
@@ -135,6 +138,8 @@ class RewardLevels:
     log_cdf: np.ndarray
     log_cdf_below: np.ndarray
     log_ratio_below: np.ndarray
+    log_neg_log_cdf: np.ndarray
+    log_neg_log_ratio: np.ndarray
     level_of: np.ndarray | None = None
 
     @property
@@ -225,11 +230,38 @@ def _levels_linear(values: np.ndarray, mass: np.ndarray, level_of) -> RewardLeve
     with np.errstate(divide="ignore", invalid="ignore"):
         log_mass = np.log(mass)
         log_cdf = np.where(F <= 0.5, np.log(F), np.log1p(-G))
-        log_cdf[-1] = 0.0
+        log_tail = np.log(G)
+    return _finish(values, log_mass, log_cdf, log_tail, level_of)
+
+
+def _log_neg_log1m(log_x: np.ndarray) -> np.ndarray:
+    r""":math:`\log(-\log(1 - x))` from :math:`\log x`, for :math:`x \in [0, 1/2]`, accurate when
+    :math:`x` underflows: :math:`\log x + \log(-\log(1-x)/x)`."""
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+        x = np.exp(log_x)
+        corr = np.where(x > 1e-8, np.log(-np.log1p(-x) / np.where(x > 0, x, 1.0)), x / 2)
+    return log_x + corr
+
+
+def _finish(values, log_mass, log_cdf, log_tail, level_of) -> RewardLevels:
+    """Derived log quantities shared by both constructors (see :class:`RewardLevels`)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_cdf = np.where(np.isneginf(log_tail), 0.0, log_cdf)
         log_cdf_below = np.append(-np.inf, log_cdf[:-1])
-        frac = np.where(F > 0, mass / F, 0.0)
+        log_frac = log_mass - log_cdf                       # log(q / F)
+        frac = np.exp(log_frac)
         ratio = np.where(frac < 0.5, np.log1p(-frac), log_cdf_below - log_cdf)
-    return RewardLevels(values, log_mass, log_cdf, log_cdf_below, ratio, level_of)
+        ratio = np.where(np.isneginf(log_cdf), 0.0, ratio)  # empty prefix: F^- = F = 0
+        # log(-log F): from the tail G = 1 - F where F > 1/2
+        small_tail = log_tail < np.log(0.5)
+        nlc = np.where(small_tail, _log_neg_log1m(np.where(small_tail, log_tail, -1.0)),
+                       np.log(-log_cdf))
+        # log(-log(F^-/F)) = log(-log(1 - q/F))
+        small_frac = frac < 0.5
+        nlr = np.where(small_frac, _log_neg_log1m(np.where(small_frac, log_frac, -1.0)),
+                       np.log(-ratio))
+        nlr = np.where(np.isneginf(log_mass) | np.isneginf(log_cdf), -np.inf, nlr)
+    return RewardLevels(values, log_mass, log_cdf, log_cdf_below, ratio, nlc, nlr, level_of)
 
 
 def levels_from_log_mass(values, log_mass, *, level_of=None) -> RewardLevels:
@@ -254,13 +286,7 @@ def levels_from_log_mass(values, log_mass, *, level_of=None) -> RewardLevels:
         log_tail = np.append(upper_incl[1:], -np.inf)             # log G_j, strictly above
         from_tail = np.log1p(-np.exp(log_tail))
         log_cdf = np.where(lower <= np.log(0.5), lower, from_tail)
-        log_cdf[-1] = 0.0
-        log_cdf_below = np.append(-np.inf, log_cdf[:-1])
-        # log(F^-/F) = log(1 - q/F): log1p where q/F is small, difference of logs otherwise
-        frac = np.exp(log_mass - log_cdf)
-        ratio = np.where(frac < 0.5, np.log1p(-frac), log_cdf_below - log_cdf)
-        ratio = np.where(np.isneginf(log_cdf), 0.0, ratio)  # empty prefix: F^- = F = 0
-    return RewardLevels(values, log_mass, log_cdf, log_cdf_below, ratio, level_of)
+    return _finish(values, log_mass, log_cdf, log_tail, level_of)
 
 
 def h_divergence_terms(y: np.ndarray) -> np.ndarray:
@@ -281,11 +307,21 @@ def h_divergence_terms(y: np.ndarray) -> np.ndarray:
 
 def kl_from_log_ratio(log_mass: np.ndarray, log_ratio: np.ndarray, axis: int = -1) -> np.ndarray:
     r""":math:`\mathrm{KL}(\phi\|p) = \sum_j q_j h(y_j)` from :math:`\log q` and
-    :math:`y = \log(\phi/q)`; terms of zero reference mass contribute nothing."""
-    terms = h_divergence_terms(log_ratio)
-    with np.errstate(under="ignore"):
-        w = np.exp(log_mass)
-    return np.sum(np.where(w > 0, w * terms, 0.0), axis=axis)
+    :math:`y = \log(\phi/q)`; terms of zero reference mass contribute nothing.
+
+    For :math:`y > 1` the term is evaluated as :math:`\phi_j (y_j - 1) + q_j` with
+    :math:`\phi_j = e^{\log q_j + y_j}`, so it survives reference masses that underflow
+    while :math:`\phi_j` does not (long sequences).
+    """
+    log_mass = np.asarray(log_mass, dtype=float)
+    y = np.asarray(log_ratio, dtype=float)
+    with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+        q = np.exp(log_mass)
+        big = y > 1.0
+        phi = np.exp(np.where(big, log_mass + y, -np.inf))
+        terms = np.where(big, phi * (y - 1.0) + q, q * h_divergence_terms(np.where(big, 0.0, y)))
+        terms = np.where(np.isneginf(log_mass), 0.0, terms)
+    return np.sum(terms, axis=axis)
 
 
 def expand_to_outcomes(levels: RewardLevels, p: np.ndarray, level_pmf: np.ndarray) -> np.ndarray:

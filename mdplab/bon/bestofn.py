@@ -67,15 +67,21 @@ def level_log_pmf(levels: RewardLevels, n=None, *, log_n=None) -> np.ndarray:
     Give ``log_n`` instead of ``n`` for numbers of draws beyond the float range
     (:math:`n = e^{L\delta}` for long sequences).
     """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if log_n is None:
-            n = np.asarray(n, dtype=float)[:, None]
-            n_log_cdf = n * levels.log_cdf
-            n_ratio = n * levels.log_ratio_below
-        else:
-            log_n = np.asarray(log_n, dtype=float)[:, None]
-            n_log_cdf = -np.exp(log_n + np.log(-levels.log_cdf))
-            n_ratio = -np.exp(log_n + np.log(-levels.log_ratio_below))
+    if log_n is None:
+        n = np.asarray(n, dtype=float)[:, None]
+        log_n = np.log(n)
+    else:
+        log_n = np.asarray(log_n, dtype=float)[:, None]
+        n = np.exp(np.minimum(log_n, 700.0))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        # n log F and n log(F^-/F): the direct product while -log F is a normal double, else
+        # exp(log n + log(-log F)), which survives 1 - F and n beyond the float range
+        direct = (levels.log_neg_log_cdf > -700) & (log_n < 700)
+        n_log_cdf = np.where(direct, n * levels.log_cdf,
+                             -np.exp(log_n + levels.log_neg_log_cdf))
+        direct = (levels.log_neg_log_ratio > -700) & (log_n < 700)
+        n_ratio = np.where(direct, n * levels.log_ratio_below,
+                           -np.exp(log_n + levels.log_neg_log_ratio))
         out = n_log_cdf + np.log(-np.expm1(n_ratio))
     return np.where(np.isneginf(levels.log_cdf) | np.isneginf(levels.log_mass), -np.inf, out)
 

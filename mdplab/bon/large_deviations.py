@@ -325,12 +325,13 @@ def sequence_bon_vs_tilt(p, r, L, delta, *, step=None) -> pd.DataFrame:
     deltas = np.atleast_1d(np.asarray(delta, dtype=float))
     tok = reward_levels(p, r)
     rows = []
+    sums = {n_tok: token_sum_levels(p, r, n_tok, step=step) for n_tok in Ls}
     for d in deltas:
         lam = float(lambda_for_rate(p, r, d))
         Lam = float(level_log_partition(tok, np.array([lam]))[0])
         x_star = float(level_tilt_expectation(tok, np.array([lam]), tok.values)[0])
         for n_tok in Ls:
-            lev = token_sum_levels(p, r, n_tok, step=step)
+            lev = sums[n_tok]
             log_n = n_tok * d
             lp = level_log_pmf(lev, log_n=np.array([log_n]))[0]
             with np.errstate(under="ignore"):
