@@ -86,7 +86,7 @@ def test_pmf_no_ties_closed_form_and_vectorized_n():
     p, r = np.full(10, 0.1), np.arange(10.0)
     k = np.arange(1, 11)
     got = bon.pmf(p, r, [1, 4, 7.5])
-    for row, n in zip(got, [1, 4, 7.5]):
+    for row, n in zip(got, [1, 4, 7.5], strict=True):
         np.testing.assert_allclose(row, (k / 10) ** n - ((k - 1) / 10) ** n, rtol=1e-13)
     assert got.shape == (3, 10)
 
@@ -197,11 +197,13 @@ def test_tilt_matches_mpmath_across_temperatures():
     r = rng.normal(size=7) * 1e3
     p_mp = mp_normalized(p)
     for beta in [1e-8, 1e-2, 1.0, 1e3, 1e8]:
-        w = [pi * mp.exp(mp.mpf(float(ri)) / beta) for pi, ri in zip(p_mp, r)]
+        w = [pi * mp.exp(mp.mpf(float(ri)) / beta)
+             for pi, ri in zip(p_mp, r, strict=True)]
         Z = mp.fsum(w)
         phi = np.array([float(x / Z) for x in w])
         np.testing.assert_allclose(bon.tilt(p, r, beta), phi, rtol=1e-9, atol=1e-300)
-        kl = mp.fsum(x / Z * mp.log((x / Z) / pi) for x, pi in zip(w, p_mp) if pi > 0 and x > 0)
+        kl = mp.fsum(x / Z * mp.log((x / Z) / pi)
+                     for x, pi in zip(w, p_mp, strict=True) if pi > 0 and x > 0)
         assert bon.tilt_kl(p, r, beta) == pytest.approx(float(kl), rel=1e-8, abs=1e-300)
     assert bon.tilt(p, r, 1e-8)[2] == 0.0
 
@@ -263,8 +265,8 @@ P3, R3 = np.array([0.5, 0.3, 0.2]), np.array([0.0, 1.0, 2.0])
 
 def test_cgf_and_derivative():
     lam = np.array([-3.0, 0.0, 0.5, 40.0])
-    direct = [float(mp.log(mp.fsum(mp.mpf(p) * mp.exp(lm * r) for p, r in zip(P3, R3))))
-              for lm in lam]
+    direct = [float(mp.log(mp.fsum(mp.mpf(p) * mp.exp(lm * r)
+                                   for p, r in zip(P3, R3, strict=True)))) for lm in lam]
     np.testing.assert_allclose(bon.cgf(P3, R3, lam), direct, rtol=1e-13, atol=1e-15)
     h = 1e-5
     fd = (bon.cgf(P3, R3, lam + h) - bon.cgf(P3, R3, lam - h)) / (2 * h)

@@ -95,7 +95,8 @@ def test_getting_started_runs(tmp_path, monkeypatch):
     assert (tmp_path / "report" / "index.md").is_file()
 
 
-@pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/solvers.md"])
+@pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/solvers.md", "docs/bon.md",
+                                  "docs/games.md"])
 def test_page_examples_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = code_blocks(ROOT / page, ("python",))
@@ -166,7 +167,8 @@ def test_license_is_bsd3():
 @pytest.mark.parametrize(
     "module",
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
-     "mdplab.plot", "mdplab.report"],
+     "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn.games",
+     "mdplab.learn.preference"],
 )
 def test_api_page_lists_public_names(module):
     api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
@@ -201,7 +203,8 @@ def _same_default(doc_default: ast.expr, actual) -> bool:
 @pytest.mark.parametrize(
     "module",
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
-     "mdplab.plot", "mdplab.report"],
+     "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn.games",
+     "mdplab.learn.preference"],
 )
 def test_api_page_signatures_match_the_code(module):
     """Parameter names, kinds and literal defaults written on docs/api.md are the code's."""

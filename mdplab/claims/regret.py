@@ -1,0 +1,198 @@
+r"""Regret claims of online exploration in tabular finite-horizon MDPs.
+
+* ``ucbvi-sqrt-k-regret`` -- UCBVI's cumulative regret grows as :math:`\sqrt K`:
+  Azar, Osband & Munos (2017), *Minimax regret bounds for reinforcement learning*, ICML,
+  arXiv:1703.05449. UCBVI-CH (Hoeffding bonus) has regret
+  :math:`\le 20 H L \sqrt{SAT} + 250 H^2 S^2 A L^2` with probability :math:`\ge 1 - \delta`,
+  :math:`L = \ln(5SAT/\delta)`, :math:`T = KH` (Thm. 1), and UCBVI-BF (Bernstein-Freedman
+  bonus) :math:`\tilde O(\sqrt{HSAT} + H^2S^2A + H\sqrt T)` (Thm. 2); theorem numbers and
+  constants are as we recall them from the paper, **unverified** against its text here. Both
+  bounds are for time-homogeneous transitions; mdplab's UCBVI keeps separate statistics per
+  step, i.e. it is UCBVI on the layered state space :math:`(h, s)` with :math:`S_H = HS` states,
+  so we evaluate the bounds with :math:`S \to S_H` (see :mod:`mdplab.learn.online`).
+
+The check. For each instance (RiverSwim of Osband et al. 2013 with ``n = 6``, ``H = 20``,
+rewards in [0, 1]; and a random time-inhomogeneous Dirichlet MDP with ``S = 8``, ``A = 3``,
+``H = 10``) and every seed, :func:`mdplab.learn.run` records the **exact** cumulative regret of
+UCBVI-BF with the paper's constants (``scale = 1``). We fit the log-log slope of the mean
+cumulative regret over seeds against :math:`K` on a geometric grid in the window
+:math:`[10^3, 10^5]` (full mode, 10 seeds) or :math:`[10^2, 2 \cdot 10^3]` (quick mode, 5
+seeds). **Criterion** (stated before running, not tuned): the slope lies in
+:math:`[0.4, 0.6]` on both instances, and UCBVI-CH's regret (paper constants) stays below the
+Thm. 1 bound at every :math:`K` of the grid for every seed.
+
+Two diagnostics are reported but not gated: UCBVI-CH's slope, and UCBVI-BF with the bonus
+multiplied by 0.1 (a "practical" constant outside the theorem), which shows where the
+:math:`\sqrt K` regime starts when the burn-in is shorter. Warning, stated up front: with the
+paper's constants the bonuses exceed the clipping level :math:`H - h` for hundreds to thousands
+of visits per :math:`(h, s, a)`, so UCBVI explores nearly uniformly over most of the window and
+a finite-window slope close to 1 (burn-in) is possible; the claim then fails, and is reported
+as failing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .. import envs
+from .._utils import spawn
+from ..learn import UCBVI, run
+from ..plot import (
+    confidence_band,
+    fit_loglog_slope,
+    label_axes,
+    new_figure,
+    paper_style,
+    plot_loglog_fit,
+)
+from ..plot import save_figure as _save
+from . import ClaimResult, register
+
+AZAR = (
+    "Azar, Osband & Munos 2017, arXiv:1703.05449, Thm. 1 (UCBVI-CH) and Thm. 2 (UCBVI-BF) "
+    "(numbering and constants unverified)"
+)
+DELTA = 0.05
+
+
+def _instances(rng: np.random.Generator) -> dict:
+    return {
+        "riverswim (S=6, A=2, H=20)": envs.riverswim(6, horizon=20, variant="osband"),
+        "random (S=8, A=3, H=10)": envs.random_mdp(8, 3, horizon=10, time_varying=True,
+                                                   rng=rng),
+    }
+
+
+def azar_thm1_bound(K, S, A, H, K_max, delta=DELTA):
+    r"""Thm. 1 of Azar et al. (constants unverified) on the layered state space ``S_H = H S``:
+    ``20 H L sqrt(S_H A K H) + 250 H^2 S_H^2 A L^2`` with ``L = ln(5 S_H A K_max H / delta)``
+    (the ``L`` the algorithm uses for a run of ``K_max`` episodes)."""
+    S_H = H * S
+    L = math.log(5.0 * S_H * A * K_max * H / delta)
+    K = np.asarray(K, dtype=float)
+    return 20.0 * H * L * np.sqrt(S_H * A * K * H) + 250.0 * H**2 * S_H**2 * A * L**2
+
+
+@register(
+    id="ucbvi-sqrt-k-regret",
+    title="UCBVI's cumulative regret grows as sqrt(K)",
+    citation=AZAR,
+    statement=(
+        r"UCBVI with the Bernstein-Freedman bonus has regret $\tilde O(\sqrt{H S A T} + "
+        r"H^2 S^2 A + H\sqrt T)$, $T = KH$; so on a fixed MDP the cumulative regret grows as "
+        r"$\sqrt K$ after a burn-in: the fitted log-log slope of the exact cumulative regret "
+        r"over $K \in [10^3, 10^5]$ lies in $[0.4, 0.6]$ on RiverSwim and on a random MDP "
+        r"(mean of 10 seeds), and UCBVI-CH's regret stays below "
+        r"$20 H L \sqrt{SAT} + 250 H^2 S^2 A L^2$."
+    ),
+    budget_seconds=150,
+)
+def check_ucbvi_sqrt_k(quick: bool, rng: np.random.Generator, out):
+    K_max, window, seeds = (2_000, (100, 2_000), 5) if quick else (100_000, (1_000, 100_000), 10)
+    learners = {
+        "UCBVI-BF": (UCBVI("bernstein", delta=DELTA), seeds),
+        "UCBVI-CH": (UCBVI("hoeffding", delta=DELTA), 3),
+        "UCBVI-BF, bonus x 0.1": (UCBVI("bernstein", delta=DELTA, scale=0.1), seeds),
+    }
+    inst_rng, run_rng = spawn(rng, 2)
+    instances = _instances(inst_rng)
+    seed_seqs = np.random.SeedSequence(int(run_rng.integers(2**63))).spawn(seeds)
+    seed_ids = [int(s.generate_state(1)[0]) for s in seed_seqs]
+    rows = []
+    for inst, mdp in instances.items():
+        for name, (learner, n_seeds) in learners.items():
+            for i in range(n_seeds):
+                log = run(learner, mdp, K_max, rng=seed_ids[i], record_every=K_max)
+                for k, c in zip(log["episode"], log["cum_regret"], strict=True):
+                    rows.append({"instance": inst, "learner": name, "seed": seed_ids[i],
+                                 "K": int(k), "cum_regret": float(c)})
+    table = pd.DataFrame(rows)
+
+    results, passed = {}, True
+    with paper_style():
+        fig, axes = new_figure("double", aspect=0.36, ncols=2)
+        for ax, (inst, mdp) in zip(axes, instances.items(), strict=True):
+            sub_i = table[table["instance"] == inst]
+            for name in learners:
+                sub = sub_i[sub_i["learner"] == name]
+                agg = sub.groupby("K")["cum_regret"].agg(["mean", "std", "count"])
+                agg = agg[agg.index >= 10]
+                Ks = agg.index.to_numpy(dtype=float)
+                tq = stats.t.ppf(0.975, df=np.maximum(agg["count"] - 1, 1))
+                half = tq * agg["std"].fillna(0) / np.sqrt(agg["count"])
+                in_win = agg[(agg.index >= window[0]) & (agg.index <= window[1])]
+                fit = fit_loglog_slope(in_win.index.to_numpy(float), in_win["mean"].to_numpy())
+                results[(inst, name)] = fit
+                ax.plot(Ks, agg["mean"], lw=0.8, alpha=0.6)
+                confidence_band(ax, Ks, np.maximum(agg["mean"] - half, 1e-9), agg["mean"] + half)
+                plot_loglog_fit(ax, in_win.index.to_numpy(float), in_win["mean"].to_numpy(),
+                                fit=fit, label=name, color=ax.lines[-1].get_color())
+            # the Thm. 1 bound (for UCBVI-CH) and the trivial bound K * J*
+            Kg = np.geomspace(10, K_max, 50)
+            bound = azar_thm1_bound(Kg, mdp.S, mdp.A, mdp.H, K_max)
+            J_star = float(mdp.mu @ _optimal_V0(mdp))
+            ax.plot(Kg, Kg * J_star, "k:", lw=0.8, label=r"$K\,V^*$ (trivial bound)")
+            ax.set_ylim(top=3 * K_max * J_star)
+            ax.text(0.98, 0.03, f"Thm. 1 bound (UCBVI-CH) >= {bound.min():.1e}: off scale",
+                    transform=ax.transAxes, ha="right", va="bottom", fontsize=6)
+            ax.axvspan(*window, color="0.93", zorder=0, label="fit window")
+            label_axes(ax, "episodes $K$", "cumulative regret (exact; mean, 95% CI)", inst)
+            ax.legend(fontsize=5.5, loc="upper left")
+            ch = sub_i[sub_i["learner"] == "UCBVI-CH"]
+            ok_bound = bool(
+                np.all(ch["cum_regret"].to_numpy()
+                       <= azar_thm1_bound(ch["K"].to_numpy(), mdp.S, mdp.A, mdp.H, K_max))
+            )
+            fit_bf = results[(inst, "UCBVI-BF")]
+            ok_slope = 0.4 <= fit_bf.slope <= 0.6
+            results[(inst, "bound_ok")] = ok_bound
+            results[(inst, "vacuous")] = float(
+                azar_thm1_bound(K_max, mdp.S, mdp.A, mdp.H, K_max) / (K_max * J_star))
+            passed &= ok_slope and ok_bound
+    figs = _save(fig, out / "ucbvi_sqrt_k_regret")
+
+    summary_rows = []
+    for inst in instances:
+        for name in learners:
+            f = results[(inst, name)]
+            summary_rows.append({"instance": inst, "learner": name, "slope": f.slope,
+                                 "ci_low": f.ci[0], "ci_high": f.ci[1],
+                                 "gated": name == "UCBVI-BF"})
+    slopes = pd.DataFrame(summary_rows)
+    table.attrs["slopes"] = slopes
+    rs, rnd = list(instances)
+    s = {(i, n): results[(i, n)].slope for i in instances for n in learners}
+    summary = (
+        f"Fitted slope of the exact cumulative regret of UCBVI-BF (paper constants) over "
+        f"K in [{window[0]:g}, {window[1]:g}] (mean of {seeds} seeds): "
+        f"{s[(rs, 'UCBVI-BF')]:.3f} on RiverSwim and {s[(rnd, 'UCBVI-BF')]:.3f} on the random "
+        f"MDP (criterion [0.4, 0.6]); UCBVI-CH {s[(rs, 'UCBVI-CH')]:.3f} / "
+        f"{s[(rnd, 'UCBVI-CH')]:.3f}. A slope near 1 means the run is still in the burn-in "
+        f"(bonuses above the clipping level H - h: near-uniform exploration). With the bonus "
+        f"x 0.1 (not covered by the theorem): {s[(rs, 'UCBVI-BF, bonus x 0.1')]:.3f} / "
+        f"{s[(rnd, 'UCBVI-BF, bonus x 0.1')]:.3f}. UCBVI-CH stays below the Thm. 1 bound: "
+        f"{results[(rs, 'bound_ok')] and results[(rnd, 'bound_ok')]} (the bound is "
+        f"{results[(rs, 'vacuous')]:.2g} / {results[(rnd, 'vacuous')]:.2g} times the trivial "
+        f"K V* at K = {K_max:g}, i.e. vacuous there)."
+    )
+    key = {
+        "slope_bf_riverswim": s[(rs, "UCBVI-BF")],
+        "slope_bf_random": s[(rnd, "UCBVI-BF")],
+        "slope_ch_riverswim": s[(rs, "UCBVI-CH")],
+        "slope_ch_random": s[(rnd, "UCBVI-CH")],
+        "slope_bf_x0.1_riverswim": s[(rs, "UCBVI-BF, bonus x 0.1")],
+        "slope_bf_x0.1_random": s[(rnd, "UCBVI-BF, bonus x 0.1")],
+        "K_max": K_max,
+        "seeds": seeds,
+    }
+    return ClaimResult(bool(passed), table, figs, summary, key)
+
+
+def _optimal_V0(mdp) -> np.ndarray:
+    from ..solvers import solve
+
+    return solve(mdp).V[0]

@@ -1,0 +1,253 @@
+r"""One episode runner for every online learner, with exact (not Monte-Carlo) regret.
+
+For episode :math:`k = 1, \dots, K` the runner asks the learner for its policy
+:math:`\pi_k` (``(H, S, A)``), samples one trajectory from the true finite-horizon MDP with
+``rng``, hands it to the learner, and records the **exact** value of :math:`\pi_k`
+
+.. math::
+
+    J_\beta(\pi_k) = \mathbb E_{\pi_k}\Big[\sum_{h=0}^{H-1} R_h(s_h, a_h)
+        - \beta\, \mathrm{KL}\big(\pi_{k,h}(\cdot|s_h) \,\|\, \pi_{\rm ref,h}(\cdot|s_h)\big)\Big],
+    \qquad s_0 \sim \mu,
+
+computed by forward propagation of the state distribution (a Numba kernel,
+:math:`O(H S^2 \bar A)` per episode, :math:`\bar A` = actions in the policy's support), and
+
+* ``value`` :math:`= J_\beta(\pi_k)` (the plain expected return when ``beta = 0``);
+* ``regret`` :math:`= J_\beta^* - J_\beta(\pi_k)`, with :math:`J^*_\beta = \mu^\top V^*_{\beta,0}`
+  from :func:`mdplab.solve` (backward induction; the KL-regularized regret when ``beta > 0``);
+* ``cum_regret`` :math:`= \sum_{j \le k} \mathrm{regret}_j`, always over **every** episode;
+* ``kl`` :math:`= \mathbb E_{\pi_k}[\sum_h \mathrm{KL}(\pi_{k,h}\|\pi_{\rm ref,h})(s_h)]`, the
+  exact trajectory KL of the played policy to ``ref`` (uniform when ``ref`` is ``None``), so the
+  plain return is ``value + beta * kl``;
+* ``seconds`` -- wall time since the start of the run (learner, sampling and evaluation).
+
+The regret is the pseudo-regret (expected value of the played policy, not the realised
+return), so curves are exact rather than estimated. A regret can be negative by rounding
+(~1e-14) when the optimal policy is played. ``record_every = m > 1`` keeps only the rows of
+episodes ``k`` with ``k % m == 0``, of a geometric grid (about 20 points per decade) and of the
+last episode; every episode is still evaluated exactly and ``cum_regret`` is exact on every row
+kept.
+
+Observed rewards are the expected rewards ``R_h(s, a)`` (``rewards="expected"``) or
+Bernoulli draws with that mean (``rewards="bernoulli"``); both need ``R`` in [0, 1].
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from .._utils import as_rng, spawn
+from ..mdp import TabularMDP
+from ..solvers import solve
+from ..solvers.bellman import _check_beta, check_ref
+from . import _kernels as _k
+from .online import Learner
+
+__all__ = ["run", "record_grid"]
+
+#: Largest dense kernel (entries of ``(H, S, A, S)`` or ``(S, A, S)``) the runner builds.
+MAX_DENSE_ENTRIES = 50_000_000
+#: Episodes of uniforms drawn per call to the generator.
+_BLOCK = 512
+COLUMNS = ["episode", "value", "regret", "cum_regret", "kl", "seconds"]
+
+
+def record_grid(episodes: int, every: int) -> np.ndarray:
+    """Episodes (1-based) whose rows :func:`run` keeps with ``record_every=every``: multiples of
+    ``every``, a geometric grid with ~20 points per decade, and the last episode."""
+    K = int(episodes)
+    if every <= 1:
+        return np.arange(1, K + 1)
+    geo = np.unique(np.round(np.geomspace(1, K, max(2, int(20 * np.log10(max(K, 10))) + 1))))
+    keep = np.union1d(np.arange(every, K + 1, every), geo.astype(np.int64))
+    return np.union1d(keep, [K]).astype(np.int64)
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int >= {minimum}, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} = {value} must be >= {minimum}")
+    return int(value)
+
+
+def _dense_model(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
+    """``P (Hp, S, A, S)`` and ``R (Hr, S, A)`` as contiguous float arrays."""
+    S, A = mdp.S, mdp.A
+    if mdp.is_sparse:
+        Hp = mdp.P.shape[0] // (S * A)
+    else:
+        Hp = mdp.P.shape[0] if mdp.P.ndim == 4 else 1
+    if Hp * S * A * S > MAX_DENSE_ENTRIES:
+        raise ValueError(
+            f"mdp: the runner needs a dense kernel of {Hp * S * A * S:,} entries "
+            f"(S = {S}, A = {A}), more than MAX_DENSE_ENTRIES = {MAX_DENSE_ENTRIES:,}"
+        )
+    P = mdp.P.toarray() if mdp.is_sparse else np.asarray(mdp.P)
+    P = np.ascontiguousarray(P, dtype=np.float64).reshape(Hp, S, A, S)
+    R = np.ascontiguousarray(mdp.R, dtype=np.float64).reshape(-1, S, A)
+    return P, R
+
+
+def _progress_bar(enabled: bool, total: int, description: str):
+    if not enabled:
+        return None
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
+    bar.start()
+    task = bar.add_task(description, total=total)
+    return bar, task
+
+
+def run(
+    learner: Learner,
+    mdp: TabularMDP,
+    episodes: int,
+    *,
+    rng=None,
+    beta: float = 0.0,
+    ref=None,
+    record_every: int = 1,
+    rewards: str = "expected",
+    progress: bool | None = None,
+    callback=None,
+) -> pd.DataFrame:
+    """Run ``learner`` for ``episodes`` episodes on ``mdp``; return the per-episode log.
+
+    Parameters
+    ----------
+    learner : Learner
+        A hyper-parameter object such as ``UCBVI(bonus="bernstein")``.
+    mdp : TabularMDP
+        A finite-horizon model (``horizon=H``) with rewards in [0, 1].
+    episodes : int
+        Number of episodes ``K >= 1``.
+    rng : int or numpy.random.Generator, optional
+        Seed. Two independent streams are spawned from it: the environment's (initial states,
+        transitions, policy draws, reward noise) and the learner's (e.g. PSRL's samples). Same
+        seed, same log (``seconds`` aside).
+    beta, ref
+        KL temperature and reference policy (``None``: uniform) of the regularized objective;
+        the regret is against the regularized optimum when ``beta > 0``.
+    record_every : int
+        Keep every row (1) or a subset (see :func:`record_grid`); all episodes are evaluated.
+    rewards : {"expected", "bernoulli"}
+        What the learner observes: ``R_h(s, a)`` itself or a Bernoulli draw with that mean.
+    progress : bool, optional
+        Show a progress bar (rich); ``None`` shows one only when stderr is a terminal.
+    callback : callable, optional
+        ``callback(k, agent, policy)`` after the policy of episode ``k`` (1-based) is
+        proposed and before its trajectory is sampled (for diagnostics such as checking
+        optimism; must not modify ``policy``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``episode, value, regret, cum_regret, kl, seconds`` (see the module docstring).
+        ``log.attrs`` holds ``learner`` (repr), ``optimal_value`` (``J*``), ``beta``,
+        ``episodes``, ``rewards``.
+    """
+    if not isinstance(learner, Learner):
+        raise TypeError(
+            f"learner: expected an mdplab.learn learner such as UCBVI(), got "
+            f"{type(learner).__name__}"
+        )
+    if not isinstance(mdp, TabularMDP):
+        raise TypeError(f"mdp: expected a TabularMDP, got {type(mdp).__name__}")
+    if mdp.discounted:
+        raise ValueError(
+            f"mdp is discounted (gamma = {mdp.gamma}); online learners need a finite-horizon "
+            "model: build it with horizon=H (e.g. ml.envs.riverswim(6, horizon=20))"
+        )
+    K = _check_int("episodes", episodes, 1)
+    every = _check_int("record_every", record_every, 1)
+    beta = _check_beta(beta)
+    if rewards not in ("expected", "bernoulli"):
+        raise ValueError(f"rewards = {rewards!r}: expected 'expected' or 'bernoulli'")
+    R_min, R_max = float(np.min(mdp.R)), float(np.max(mdp.R))
+    if R_min < 0.0 or R_max > 1.0:
+        raise ValueError(
+            f"mdp.R spans [{R_min:.6g}, {R_max:.6g}]; the learners' confidence bonuses assume "
+            "rewards in [0, 1]: rescale R (e.g. mdp.with_(R=(R - R.min()) / (R.max() - R.min())))"
+        )
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback: expected a callable, got {type(callback).__name__}")
+    H, S, A = mdp.H, mdp.S, mdp.A
+    ref_arr = check_ref(mdp, ref)
+    with np.errstate(divide="ignore"):
+        logref = np.ascontiguousarray(np.log(ref_arr.reshape(-1, S, A)))
+    sol = solve(mdp, beta=beta, ref=ref)
+    J_star = float(mdp.mu @ sol.V[0])
+
+    P, R = _dense_model(mdp)
+    Pcdf = np.cumsum(P, axis=-1)
+    mu = np.ascontiguousarray(mdp.mu, dtype=np.float64)
+    mu_cdf = np.cumsum(mu)
+    bern = rewards == "bernoulli"
+
+    env_rng, agent_rng = spawn(as_rng(rng), 2)
+    agent = learner.start(S, A, H, K, agent_rng)
+
+    values = np.empty(K)
+    kls = np.empty(K)
+    seconds = np.empty(K)
+    states = np.empty(H + 1, dtype=np.int64)
+    actions = np.empty(H, dtype=np.int64)
+    obs = np.empty(H)
+    if progress is None:
+        progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    bar = _progress_bar(bool(progress), K, getattr(learner, "name", type(learner).__name__))
+    tick = max(1, K // 200)
+    t0 = time.perf_counter()
+    try:
+        for k in range(K):
+            if k % _BLOCK == 0:
+                u_block = env_rng.random((min(_BLOCK, K - k), 3 * H + 1))
+            pi = agent.policy()
+            if callback is not None:
+                callback(k + 1, agent, pi)
+            _k.sample_episode(Pcdf, R, mu_cdf, pi, u_block[k % _BLOCK], bern, states, actions,
+                              obs)
+            J, kl = _k.policy_value(P, R, mu, pi, logref)
+            agent.update(states, actions, obs)
+            values[k] = J - beta * kl if beta > 0 else J
+            kls[k] = kl
+            seconds[k] = time.perf_counter() - t0
+            if bar is not None and (k + 1) % tick == 0:
+                bar[0].update(bar[1], completed=k + 1)
+    finally:
+        if bar is not None:
+            bar[0].update(bar[1], completed=K)
+            bar[0].stop()
+
+    regret = J_star - values
+    cum = np.cumsum(regret)
+    rows = record_grid(K, every) - 1
+    log = pd.DataFrame(
+        {
+            "episode": rows + 1,
+            "value": values[rows],
+            "regret": regret[rows],
+            "cum_regret": cum[rows],
+            "kl": kls[rows],
+            "seconds": seconds[rows],
+        }
+    )
+    log.attrs.update(
+        learner=repr(learner), optimal_value=J_star, beta=beta, episodes=K, rewards=rewards
+    )
+    return log
