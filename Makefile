@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## make report: run every claim in full mode, write report/index.md and figures/
+## (a claim that fails is reported as FAIL in the report; only a claim that crashes fails make)
 report: $(STAMP)
-	$(BIN)/mdplab claims check --all --out report
+	$(BIN)/mdplab claims check --all --out report --no-fail-on-claims
 
 ## make test: the fast test suite (slow experiments excluded)
 test: $(STAMP)

@@ -135,6 +135,12 @@ def claims_check(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
     ] = True,
+    fail_on_claims: Annotated[
+        bool,
+        typer.Option("--fail-on-claims/--no-fail-on-claims",
+                     help="Exit with code 1 when a claim fails (default). With "
+                          "--no-fail-on-claims only a claim that raised gives code 1."),
+    ] = True,
 ) -> None:
     """Run claim checks and write OUT/index.md; exit code 1 if a claim fails."""
     from .report import build_report
@@ -188,7 +194,11 @@ def claims_check(
         f"{len(df) - n_fail} passed, "
         f"{n_fail} failed. Report: {out / 'index.md'}"
     )
-    if n_fail:
+    n_error = int(df["error"].sum())
+    if n_error:
+        console.print(f"[bold red]{n_error} claim{'s' if n_error != 1 else ''} raised an error[/]"
+                      " (see the summaries in the report)")
+    if n_error or (n_fail and fail_on_claims):
         raise typer.Exit(1)
 
 

@@ -484,6 +484,7 @@ def build_report(
                     "title": claim.title,
                     "verdict": "PASS" if rec["passed"] else "FAIL",
                     "passed": bool(rec["passed"]),
+                    "error": bool(rec.get("error")),
                     "seconds": float(rec["seconds"]),
                     "budget_seconds": claim.budget_seconds,
                     "mode": mode,
@@ -497,6 +498,6 @@ def build_report(
             bar.advance(task)
         bar.update(task, description=f"{len(claims)} claims ({mode})")
     write_index(out)
-    columns = ["id", "title", "verdict", "passed", "seconds", "budget_seconds", "mode", "seed",
-               "cached", "key_numbers", "summary", "path"]
+    columns = ["id", "title", "verdict", "passed", "error", "seconds", "budget_seconds", "mode",
+               "seed", "cached", "key_numbers", "summary", "path"]
     return pd.DataFrame(rows, columns=columns)

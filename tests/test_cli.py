@@ -29,6 +29,10 @@ def fake_claims():
         def check_fail(quick, rng, out):
             raise ValueError("broken check")
 
+        @register(id="cli-false", title="Returns a failed verdict", **META)
+        def check_false(quick, rng, out):
+            return ClaimResult(passed=False, table=pd.DataFrame({"x": [1]}), summary="no")
+
         yield
 
 
@@ -46,7 +50,7 @@ def test_help_and_version():
 def test_claims_list(fake_claims):
     result = invoke("claims", "list")
     assert result.exit_code == 0, result.output
-    for text in ("cli-fail", "cli-pass", "Passes", "arXiv:2401.00000", "2 claims"):
+    for text in ("cli-fail", "cli-pass", "Passes", "arXiv:2401.00000", "3 claims"):
         assert text in result.output
 
 
@@ -67,7 +71,18 @@ def test_check_failing_claim_exits_1(fake_claims, tmp_path):
     result = invoke("claims", "check", "--all", "--quick", "--out", tmp_path / "r",
                     "--no-progress")
     assert result.exit_code == 1
-    assert "FAIL" in result.output and "1 passed, 1 failed" in result.output
+    assert "FAIL" in result.output and "1 passed, 2 failed" in result.output
+
+
+def test_no_fail_on_claims_exits_0_on_a_failed_verdict_but_1_on_an_error(fake_claims, tmp_path):
+    """``make report`` mode: a failed theorem check is a finding; a crashing check is not."""
+    ok = invoke("claims", "check", "cli-pass", "cli-false", "--quick", "--out", tmp_path / "a",
+                "--no-progress", "--no-fail-on-claims")
+    assert ok.exit_code == 0, ok.output
+    assert "1 passed, 1 failed" in ok.output
+    crash = invoke("claims", "check", "cli-pass", "cli-fail", "--quick", "--out", tmp_path / "b",
+                   "--no-progress", "--no-fail-on-claims")
+    assert crash.exit_code == 1 and "raised an error" in crash.output
 
 
 def test_check_full_mode_copies_figures_unless_disabled(fake_claims, tmp_path):
@@ -82,7 +97,7 @@ def test_check_full_mode_copies_figures_unless_disabled(fake_claims, tmp_path):
     [
         ((), "give claim ids or --all"),
         (("cli-pass", "--all"), "not both"),
-        (("nope",), "known claims: cli-fail, cli-pass"),
+        (("nope",), "known claims: cli-fail, cli-false, cli-pass"),
         (("--all", "--scheduler", "tcp://localhost:8786"), "not available yet"),
         (("--all", "--seed", "-1"), "seed"),
     ],

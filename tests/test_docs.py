@@ -96,7 +96,7 @@ def test_getting_started_runs(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/solvers.md", "docs/bon.md",
-                                  "docs/games.md"])
+                                  "docs/games.md", "docs/learn.md"])
 def test_page_examples_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = code_blocks(ROOT / page, ("python",))
@@ -167,7 +167,7 @@ def test_license_is_bsd3():
 @pytest.mark.parametrize(
     "module",
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
-     "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn.games",
+     "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn", "mdplab.learn.games",
      "mdplab.learn.preference"],
 )
 def test_api_page_lists_public_names(module):
@@ -203,7 +203,7 @@ def _same_default(doc_default: ast.expr, actual) -> bool:
 @pytest.mark.parametrize(
     "module",
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
-     "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn.games",
+     "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn", "mdplab.learn.games",
      "mdplab.learn.preference"],
 )
 def test_api_page_signatures_match_the_code(module):
@@ -329,3 +329,14 @@ def test_solver_numbers_quoted_in_docs_are_the_code(monkeypatch):
         if parallel not in text:
             problems.append(f"docs/{page}.md: kernels run serially below {parallel}")
     assert not problems, "docs quote numbers the code no longer has:\n" + "\n".join(problems)
+
+
+def test_claims_page_lists_every_registered_claim():
+    """Every registered claim has a row on docs/claims.md, and every row is a registered claim."""
+    from mdplab.claims import registry
+
+    page = (ROOT / "docs" / "claims.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| `([a-z0-9-]+)` \| `\w+\.py` \|", page, re.MULTILINE))
+    ids = {c.id for c in registry()}
+    assert ids - rows == set(), f"docs/claims.md lacks rows for {sorted(ids - rows)}"
+    assert rows - ids == set(), f"docs/claims.md lists unregistered claims {sorted(rows - ids)}"
