@@ -1001,7 +1001,8 @@ def _summary_table(df: pd.DataFrame) -> str:
 
 
 def write_report(df: pd.DataFrame, kernels: pd.DataFrame, slopes: pd.DataFrame,
-                 targets: list[dict], meta: dict, path: Path) -> None:
+                 targets: list[dict], meta: dict, path: Path,
+                 sections: list[dict] | None = None) -> None:
     m = meta["machine"]
     bw = meta["bandwidth"]
     L = ["# mdplab benchmarks\n",
@@ -1085,6 +1086,10 @@ def write_report(df: pd.DataFrame, kernels: pd.DataFrame, slopes: pd.DataFrame,
                              f"{r['slope']:.2f}", _fmt(r["slope_S>=1e4"])]
                             for _, r in slopes.iterrows()]))
         L.append("")
+    if sections:
+        from .sections import sections_block
+
+        L.append(sections_block(sections))
     L += ["## Targets\n"]
     for t in targets:
         L.append(f"- **{t['target']}: {'MET' if t['met'] else 'NOT MET'}**")
@@ -1098,10 +1103,12 @@ def write_report(df: pd.DataFrame, kernels: pd.DataFrame, slopes: pd.DataFrame,
 
 
 def main(quick: bool = False, out: Path | str | None = None, cap: float | None = None,
-         families: list[str] | None = None, log=print) -> pd.DataFrame:
+         families: list[str] | None = None, log=print,
+         sections: bool | None = None) -> pd.DataFrame:
     """Run the suite; return the tidy table (one row per run). ``quick``: < 1 min smoke run,
     in-process, nothing written unless ``out`` is given. The full run writes
-    ``benchmarks/results.md`` (or ``out``)."""
+    ``benchmarks/results.md`` (or ``out``). ``sections`` (default: on in full mode) appends
+    the best-of-n, learning and game benchmarks of :mod:`benchmarks.sections`."""
     cap = cap if cap is not None else (20.0 if quick else CAP)
     suite_insts = inst_mod.quick_suite() if quick else inst_mod.full_suite()
     if families:
@@ -1135,12 +1142,17 @@ def main(quick: bool = False, out: Path | str | None = None, cap: float | None =
         return df
     slopes = _slopes(df)
     targets = _targets(df, kernels)
+    extra = []
+    if sections if sections is not None else not quick:
+        from . import sections as sections_mod
+
+        extra = sections_mod.run_all(quick, log=log)
     meta = {**suite.meta, "machine": _machine(), "bandwidth": bw, "refs": suite.refs,
             "date": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
             "wall": suite.elapsed(), "load": (load0, os.getloadavg()[0])}
     path = Path(out) if out is not None else RESULTS
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_report(df, kernels, slopes, targets, meta, path)
+    write_report(df, kernels, slopes, targets, meta, path, extra)
     csv = path.with_suffix(".csv")
     df.to_csv(csv, index=False)
     log(f"wrote {path} and {csv.name} in {suite.elapsed() / 60:.1f} min")

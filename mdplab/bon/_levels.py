@@ -27,8 +27,8 @@ non-negative terms that keeps its relative accuracy when the divergence is tiny.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -127,10 +127,12 @@ class RewardLevels:
     log_cdf : (J,) :math:`\log F_j`.
     log_cdf_below : (J,) :math:`\log F^-_j = \log F_{j-1}` (``-inf`` for the lowest level).
     log_ratio_below : (J,) :math:`\log(F^-_j / F_j)` computed without cancellation.
-    log_neg_log_cdf : (J,) :math:`\log(-\log F_j)`, accurate when :math:`1 - F_j` is below
-        the smallest double (then :math:`\approx \log(1 - F_j)`), for astronomically many draws.
-    log_neg_log_ratio : (J,) :math:`\log(-\log(F^-_j/F_j))`, likewise.
+    log_tail : (J,) :math:`\log G_j = \log(1 - F_j)` (``-inf`` for the top level).
     level_of : (K,) the level index of each outcome (``None`` for levels built directly).
+
+    Computed on first use (needed only for astronomically many draws or tails below the
+    smallest double): ``log_neg_log_cdf`` :math:`= \log(-\log F_j)` and
+    ``log_neg_log_ratio`` :math:`= \log(-\log(F^-_j/F_j))`.
     """
 
     values: np.ndarray
@@ -138,9 +140,28 @@ class RewardLevels:
     log_cdf: np.ndarray
     log_cdf_below: np.ndarray
     log_ratio_below: np.ndarray
-    log_neg_log_cdf: np.ndarray
-    log_neg_log_ratio: np.ndarray
+    log_tail: np.ndarray
     level_of: np.ndarray | None = None
+
+    @cached_property
+    def log_neg_log_cdf(self) -> np.ndarray:
+        # log(-log F): from the tail G = 1 - F where F > 1/2 (accurate when G underflows)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            small_tail = self.log_tail < np.log(0.5)
+            return np.where(small_tail,
+                            _log_neg_log1m(np.where(small_tail, self.log_tail, -1.0)),
+                            np.log(-self.log_cdf))
+
+    @cached_property
+    def log_neg_log_ratio(self) -> np.ndarray:
+        # log(-log(F^-/F)) = log(-log(1 - q/F))
+        with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+            log_frac = self.log_mass - self.log_cdf
+            small = log_frac < np.log(0.5)
+            out = np.where(small, _log_neg_log1m(np.where(small, log_frac, -1.0)),
+                           np.log(-self.log_ratio_below))
+            return np.where(np.isneginf(self.log_mass) | np.isneginf(self.log_cdf), -np.inf,
+                            out)
 
     @property
     def J(self) -> int:
@@ -163,8 +184,9 @@ class RewardLevels:
                 f"{self.values[-1]:.6g}])")
 
 
-_CACHE: dict[bytes, RewardLevels] = {}
+_CACHE: list[tuple[np.ndarray, np.ndarray, str, RewardLevels]] = []
 _CACHE_SIZE = 4
+_CACHE_MAX_K = 20_000_000
 
 
 def reward_levels(p, r, *, tie_break: str = "random") -> RewardLevels:
@@ -175,29 +197,29 @@ def reward_levels(p, r, *, tie_break: str = "random") -> RewardLevels:
     outcome with the smallest index wins) or ``"last"`` (the largest index wins). The two
     deterministic rules refine the ranking to one level per outcome.
 
-    The last few results are cached (keyed by a hash of the bytes of ``p`` and ``r``), so
-    calling :func:`~mdplab.bon.pmf`, :func:`~mdplab.bon.kl`, ... on the same large outcome
-    distribution sorts it once.
+    The last few results are cached (a hit requires arrays equal element by element to a
+    cached input, compared exactly), so calling :func:`~mdplab.bon.pmf`,
+    :func:`~mdplab.bon.kl`, ... on the same large outcome distribution sorts it once.
     """
     if tie_break not in TIE_BREAKS:
         raise ValueError(f"tie_break: expected one of {TIE_BREAKS}, got {tie_break!r}")
     p, r = check_outcomes(p, r)
-    key = hashlib.blake2b(p.tobytes() + b"|" + r.tobytes() + tie_break.encode(),
-                          digest_size=20).digest()
-    hit = _CACHE.get(key)
-    if hit is not None:
-        return hit
+    for cp, cr, ct, levels in _CACHE:
+        if ct == tie_break and cp.shape == p.shape and np.array_equal(cp, p) \
+                and np.array_equal(cr, r):
+            return levels
     levels = _build_levels(p, r, tie_break)
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = levels
+    if p.size <= _CACHE_MAX_K:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(0)
+        _CACHE.append((p, r, tie_break, levels))
     return levels
 
 
 def _build_levels(p: np.ndarray, r: np.ndarray, tie_break: str) -> RewardLevels:
     K = p.size
     if tie_break == "random":
-        order = np.argsort(r, kind="stable")
+        order = np.argsort(r)  # stability is irrelevant: tied outcomes are pooled
         rs = r[order]
         new = np.empty(K, dtype=bool)
         new[0] = True
@@ -247,21 +269,15 @@ def _finish(values, log_mass, log_cdf, log_tail, level_of) -> RewardLevels:
     """Derived log quantities shared by both constructors (see :class:`RewardLevels`)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         log_cdf = np.where(np.isneginf(log_tail), 0.0, log_cdf)
-        log_cdf_below = np.append(-np.inf, log_cdf[:-1])
-        log_frac = log_mass - log_cdf                       # log(q / F)
-        frac = np.exp(log_frac)
+        log_cdf_below = np.empty_like(log_cdf)
+        log_cdf_below[0] = -np.inf
+        log_cdf_below[1:] = log_cdf[:-1]
+        frac = np.exp(log_mass - log_cdf)                   # q / F
         ratio = np.where(frac < 0.5, np.log1p(-frac), log_cdf_below - log_cdf)
         ratio = np.where(np.isneginf(log_cdf), 0.0, ratio)  # empty prefix: F^- = F = 0
-        # log(-log F): from the tail G = 1 - F where F > 1/2
-        small_tail = log_tail < np.log(0.5)
-        nlc = np.where(small_tail, _log_neg_log1m(np.where(small_tail, log_tail, -1.0)),
-                       np.log(-log_cdf))
-        # log(-log(F^-/F)) = log(-log(1 - q/F))
-        small_frac = frac < 0.5
-        nlr = np.where(small_frac, _log_neg_log1m(np.where(small_frac, log_frac, -1.0)),
-                       np.log(-ratio))
-        nlr = np.where(np.isneginf(log_mass) | np.isneginf(log_cdf), -np.inf, nlr)
-    return RewardLevels(values, log_mass, log_cdf, log_cdf_below, ratio, nlc, nlr, level_of)
+    for arr in (values, log_mass, log_cdf, log_cdf_below, ratio, log_tail):
+        arr.flags.writeable = False
+    return RewardLevels(values, log_mass, log_cdf, log_cdf_below, ratio, log_tail, level_of)
 
 
 def levels_from_log_mass(values, log_mass, *, level_of=None) -> RewardLevels:

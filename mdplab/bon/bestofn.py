@@ -74,14 +74,21 @@ def level_log_pmf(levels: RewardLevels, n=None, *, log_n=None) -> np.ndarray:
         log_n = np.asarray(log_n, dtype=float)[:, None]
         n = np.exp(np.minimum(log_n, 700.0))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        # n log F and n log(F^-/F): the direct product while -log F is a normal double, else
-        # exp(log n + log(-log F)), which survives 1 - F and n beyond the float range
-        direct = (levels.log_neg_log_cdf > -700) & (log_n < 700)
-        n_log_cdf = np.where(direct, n * levels.log_cdf,
-                             -np.exp(log_n + levels.log_neg_log_cdf))
-        direct = (levels.log_neg_log_ratio > -700) & (log_n < 700)
-        n_ratio = np.where(direct, n * levels.log_ratio_below,
-                           -np.exp(log_n + levels.log_neg_log_ratio))
+        # n log F and n log(F^-/F): the direct products while -log F and -log(F^-/F) are
+        # normal doubles (or exactly 0) and n is finite; otherwise exp(log n + log(-log F)),
+        # which survives 1 - F below the smallest double and n beyond the float range
+        n_log_cdf = n * levels.log_cdf
+        n_ratio = n * levels.log_ratio_below
+        tiny = 1e-300
+        fragile_cdf = (levels.log_cdf > -tiny) & np.isfinite(levels.log_tail)
+        fragile_ratio = (levels.log_ratio_below > -tiny) & np.isfinite(levels.log_mass) \
+            & np.isfinite(levels.log_cdf)
+        if np.any(log_n >= 700) or fragile_cdf.any() or fragile_ratio.any():
+            far = log_n >= 700
+            n_log_cdf = np.where(far | fragile_cdf, -np.exp(log_n + levels.log_neg_log_cdf),
+                                 n_log_cdf)
+            n_ratio = np.where(far | fragile_ratio, -np.exp(log_n + levels.log_neg_log_ratio),
+                               n_ratio)
         out = n_log_cdf + np.log(-np.expm1(n_ratio))
     return np.where(np.isneginf(levels.log_cdf) | np.isneginf(levels.log_mass), -np.inf, out)
 

@@ -1,0 +1,184 @@
+"""Benchmark sections beyond the MDP solver suite, appended to ``benchmarks/results.md``.
+
+Each section runs in its own subprocess with one BLAS / OpenMP / Numba thread (the targets of
+these sections are stated for one core, and on a shared 2-core machine extra BLAS threads make
+memory-bound matrix-vector products several times slower). A section returns
+``{"markdown": str, "targets": [{"target", "met", "details"}]}``; a section that fails is
+reported as such, with its error, instead of stopping the suite.
+
+Sections: best-of-n analytics (``bon_bench``), the online-learning runner (``learn_bench``),
+the preference-game solvers (``games_bench``). ``make bench`` runs them after the solver suite;
+``python -m benchmarks.sections --update [benchmarks/results.md] [--quick]`` re-runs only them
+and replaces their block in an existing results file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ("bon", "learn", "games")
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "NUMBA_NUM_THREADS": "1"}
+
+
+def _learn(quick: bool) -> dict:
+    from benchmarks import learn_bench
+
+    episodes = 2_000 if quick else 100_000
+    rows = learn_bench.main(["--episodes", str(episodes), "--learners", "ucbvi-bf", "ucbvi-ch"])
+    L = ["## Online learning runner (`mdplab.learn`)\n",
+         f"UCBVI on a random MDP with S = 20, A = 4, H = 20, K = {episodes:,} episodes, one "
+         "thread; every episode includes planning, sampling, the count update and the exact "
+         "evaluation of the played policy. For scale: rlberry's exact UCBVI takes about "
+         "10.5 ms per episode on this instance (issue 6; not re-measured here: rlberry is not "
+         "installed).\n",
+         "| learner | episodes | time | per episode | ratio to rlberry's 10.5 ms |",
+         "|---|---|---|---|---|"]
+    for r in rows:
+        L.append(f"| {r['learner']} | {r['episodes']:,} | {r['seconds']:.2f} s | "
+                 f"{r['us_per_episode']:.0f} µs | {10_500 / r['us_per_episode']:.0f}x faster |")
+    per = {r["learner"]: r for r in rows}
+    bf = per.get("ucbvi-bf")
+    targets = []
+    if bf is not None:
+        projected = bf["us_per_episode"] * 1e5 / 1e6
+        targets.append({"target": "(learn) 1e5 episodes of UCBVI on S=20, A=4, H=20 in under "
+                                  "20 s on one core", "met": projected < 20,
+                        "details": [f"UCBVI-BF: {projected:.1f} s for 1e5 episodes"
+                                    + (" (projected from the quick run)" if quick else "")]})
+        targets.append({"target": "(learn) at least 50x faster per episode than rlberry's "
+                                  "exact UCBVI (10.5 ms, quoted)",
+                        "met": 10_500 / bf["us_per_episode"] >= 50,
+                        "details": [f"{10_500 / bf['us_per_episode']:.0f}x"]})
+    return {"markdown": "\n".join(L) + "\n", "targets": targets}
+
+
+def _games(quick: bool) -> dict:
+    from benchmarks import games_bench
+
+    iterations = 500 if quick else 10_000
+    df = games_bench.run(n=1000, iterations=iterations)
+    L = ["## Preference-game solvers (`mdplab.learn.games`)\n",
+         f"|Y| = 1000 responses, random preference matrix, beta = 0.1, {iterations:,} "
+         "iterations, one thread.\n",
+         "| algorithm | iterations | time | µs per preference query |", "|---|---|---|---|"]
+    for _, r in df.iterrows():
+        per_q = r.get("us_per_query")
+        L.append(f"| {r['algorithm']} | {int(r['iterations']):,} | {r['seconds']:.2f} s | "
+                 + (f"{per_q:.0f} |" if per_q == per_q and per_q is not None else "— |"))
+    algos = df[df["algorithm"] != "regularized_equilibrium"]
+    worst = float((algos["seconds"] * 10_000 / iterations).max())
+    targets = [{"target": "(games) 1e4 iterations on |Y| = 1000 in seconds (below 10 s each)",
+                "met": worst < 10.0,
+                "details": [f"slowest algorithm: {worst:.1f} s for 1e4 iterations"
+                            + (" (projected)" if quick else "")]}]
+    return {"markdown": "\n".join(L) + "\n", "targets": targets}
+
+
+def _bon(quick: bool) -> dict:
+    from benchmarks import bon_bench
+
+    out = bon_bench.section(quick)
+    return {"markdown": out["markdown"], "targets": out["targets"]}
+
+
+RUNNERS = {"bon": _bon, "learn": _learn, "games": _games}
+
+
+def run_section(name: str, quick: bool, timeout: float = 900.0) -> dict:
+    """Run one section in a one-thread subprocess; never raises."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "out.json"
+        env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(ROOT)}
+        cmd = [sys.executable, "-m", "benchmarks.sections", name, str(path)]
+        if quick:
+            cmd.append("--quick")
+        try:
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return _failed(name, f"timed out after {timeout:g} s")
+        if proc.returncode != 0 or not path.is_file():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+            return _failed(name, "; ".join(tail) or f"exit code {proc.returncode}")
+        return json.loads(path.read_text())
+
+
+def _failed(name: str, why: str) -> dict:
+    return {"markdown": f"## Section `{name}`\n\nNot measured: the section failed ({why}).\n",
+            "targets": [{"target": f"({name}) section ran", "met": False, "details": [why]}]}
+
+
+def run_all(quick: bool, log=print) -> list[dict]:
+    out = []
+    for name in SECTIONS:
+        log(f"section {name} ...")
+        out.append(run_section(name, quick))
+    return out
+
+
+START, END = "<!-- sections:start -->", "<!-- sections:end -->"
+
+
+def sections_block(results: list[dict], note: str = "") -> str:
+    """The markdown of all sections with their targets, between markers so that
+    :func:`update_results` can replace it without re-running the solver suite."""
+    L = [START]
+    if note:
+        L.append(note + "\n")
+    for sec in results:
+        L.append(sec["markdown"])
+    L.append("## Targets of these sections\n")
+    for sec in results:
+        for t in sec["targets"]:
+            L.append(f"- **{t['target']}: {'MET' if t['met'] else 'NOT MET'}**")
+            for d in t["details"]:
+                L.append(f"  - {d}")
+    L += ["", END, ""]
+    return "\n".join(L)
+
+
+def update_results(path: Path, quick: bool = False, log=print) -> None:
+    """Re-run the sections and replace their block in an existing ``results.md`` (inserted
+    before the solver suite's "## Targets" when the file has none)."""
+    import datetime as dt
+
+    text = path.read_text(encoding="utf-8")
+    stamp = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    block = sections_block(run_all(quick, log),
+                           note=f"_Sections below measured on {stamp} by "
+                                f"`python -m benchmarks.sections --update`"
+                                + (" (quick mode)" if quick else "") + "._")
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        tail = rest.split(END, 1)[1].lstrip("\n")
+        new = head + block + tail
+    elif "\n## Targets" in text:
+        head, tail = text.split("\n## Targets", 1)
+        new = head + "\n" + block + "\n## Targets" + tail
+    else:
+        new = text.rstrip("\n") + "\n\n" + block
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(new, encoding="utf-8")
+    tmp.replace(path)
+    log(f"updated the sections of {path}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--update":
+        args = sys.argv[2:]
+        target = Path(next((a for a in args if not a.startswith("--")),
+                           ROOT / "benchmarks" / "results.md"))
+        update_results(target, quick="--quick" in args)
+    else:
+        name, dest = sys.argv[1], Path(sys.argv[2])
+        result = RUNNERS[name]("--quick" in sys.argv[3:])
+        tmp = dest.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result))
+        tmp.replace(dest)
