@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: report test test-all bench docs lint clean install
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench,dask]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -17,7 +17,7 @@ install: $(STAMP)
 ## make report: run every claim in full mode, write report/index.md and figures/
 ## (a claim that fails is reported as FAIL in the report; only a claim that crashes fails make)
 report: $(STAMP)
-	$(BIN)/mdplab claims check --all --out report --no-fail-on-claims
+	$(BIN)/mdplab claims check --all --out report --no-fail-on-claims --workers 2
 
 ## make test: the fast test suite (slow experiments excluded)
 test: $(STAMP)

@@ -39,6 +39,9 @@ claims_app = typer.Typer(
     help="List and check the registered theorem checks (claims).", no_args_is_help=True
 )
 app.add_typer(claims_app, name="claims")
+sweep_app = typer.Typer(help="Inspect and clean parameter-sweep stores (mdplab.sweep).",
+                        no_args_is_help=True)
+app.add_typer(sweep_app, name="sweep")
 
 
 def _console(stderr: bool = False):
@@ -130,8 +133,12 @@ def claims_check(
     ] = False,
     scheduler: Annotated[
         str | None,
-        typer.Option("--scheduler", help="Dask scheduler address (not supported yet: rejected)."),
+        typer.Option("--scheduler", help="Run the claims on a Dask cluster at this address "
+                                         "(tcp://host:8786); needs the [dask] extra."),
     ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Run claims in this many local processes.")
+    ] = 1,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
     ] = True,
@@ -146,13 +153,10 @@ def claims_check(
     from .report import build_report
 
     ids = list(ids or [])
-    if scheduler is not None:
-        raise _usage_error(
-            f"--scheduler {scheduler}: distributed claim checks are not available yet (they "
-            "arrive with mdplab.sweep and the [dask] extra). Run without --scheduler to check "
-            "claims on this machine.",
-            "claims check",
-        )
+    if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://",
+                                                           "ucx://")):
+        raise _usage_error(f"--scheduler {scheduler}: expected an address such as "
+                           "tcp://host:8786", "claims check")
     if not ids and not all_:
         raise _usage_error("give claim ids or --all (see `mdplab claims list`)", "claims check")
     if ids and all_:
@@ -166,7 +170,11 @@ def claims_check(
             force=force,
             seed=seed,
             progress=progress,
+            workers=workers,
+            scheduler=scheduler,
         )
+    except ImportError as exc:
+        raise _fail(str(exc)) from None
     except KeyError as exc:
         raise _usage_error(str(exc.args[0]), "claims check") from None
     except (FileExistsError, NotADirectoryError) as exc:
@@ -200,6 +208,49 @@ def claims_check(
                       " (see the summaries in the report)")
     if n_error or (n_fail and fail_on_claims):
         raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------- sweep
+
+
+@sweep_app.command("status")
+def sweep_status(
+    store: Annotated[Path, typer.Argument(help="Folder given as store= to mdplab.sweep.")],
+) -> None:
+    """Tasks finished, failed and unreadable in a sweep store, with the failures' errors."""
+    from .sweep import store_status
+
+    try:
+        st = store_status(store)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from None
+    console = _console()
+    meta = st.get("meta") or {}
+    if meta:
+        console.print(f"sweep of {meta.get('fn', '?')} (mdplab {meta.get('version', '?')})")
+    console.print(f"{st['done']} done, {st['failed']} failed, {st['unreadable']} unreadable, "
+                  f"{st['temporary']} temporary files in {store}")
+    for e in st["errors"][:20]:
+        console.print(f"  failed {e['params']} seed={e['seed']}: {e['error']}", markup=False)
+    if len(st["errors"]) > 20:
+        console.print(f"  ... and {len(st['errors']) - 20} more")
+
+
+@sweep_app.command("clean")
+def sweep_clean(
+    store: Annotated[Path, typer.Argument(help="Folder given as store= to mdplab.sweep.")],
+    everything: Annotated[bool, typer.Option("--all", help="Delete the whole store.")] = False,
+) -> None:
+    """Remove failed, unreadable and temporary task files (they are recomputed by the next
+    run of the sweep); with --all, delete the store."""
+    from .sweep import clean_store
+
+    try:
+        n = clean_store(store, everything=everything)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from None
+    what = "the store" if everything else "failed/unreadable/temporary task files"
+    _console().print(f"removed {n} file{'s' if n != 1 else ''} ({what}) from {store}")
 
 
 # ---------------------------------------------------------------------- solve

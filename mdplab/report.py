@@ -220,6 +220,22 @@ def _write_run(run: ClaimRun, key: str, claim_dir: Path) -> dict:
     return rec
 
 
+def _fresh_dir(claim_dir: Path) -> None:
+    if claim_dir.exists():
+        shutil.rmtree(claim_dir)
+    claim_dir.mkdir(parents=True)
+    (claim_dir / _RUNNING).touch()
+
+
+def _claim_task(claim_id: str, quick: bool, seed: int, claim_dir: str, key: str, *, rng=None):
+    """One claim run as a sweep task (in a worker process): writes the claim's folder."""
+    from .claims import get
+
+    run = run_claim(get(claim_id), quick, seed, Path(claim_dir))
+    rec = _write_run(run, key, Path(claim_dir))
+    return {"passed": bool(rec["passed"])}
+
+
 def _copy_figures(rec: dict, claim_dir: Path, figures_dir: Path) -> None:
     target = figures_dir / rec["id"]
     if target.exists():
@@ -428,6 +444,8 @@ def build_report(
     force: bool = False,
     seed: int = 0,
     progress: bool = True,
+    workers: int = 1,
+    scheduler=None,
 ) -> pd.DataFrame:
     """Run claims and write the report (see the module docstring); return one row per claim.
 
@@ -450,6 +468,13 @@ def build_report(
         Base seed; each claim gets :func:`mdplab.claims.claim_rng` ``(id, seed)``.
     progress : bool
         Show a rich progress bar on standard error.
+    workers : int
+        Run the claims that are not cached in this many local processes (default 1: in this
+        process, one after the other). Claims are independent, so the verdicts do not depend
+        on it.
+    scheduler : str or dask.distributed.Client, optional
+        Run them on a Dask cluster instead (through :func:`mdplab.sweep.sweep`); the report
+        folder must be on a file system the workers share.
 
     Returns
     -------
@@ -460,22 +485,37 @@ def build_report(
     claims = _select(ids)
     out = prepare_output_dir(out, force=force)
     mode = "quick" if quick else "full"
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: expected a positive integer, got {workers!r}")
+    recs: dict[str, tuple[dict | None, bool]] = {}
+    for claim in claims:
+        rec = None if force else _cached(out / claim.id, cache_key(claim, quick, seed))
+        recs[claim.id] = (rec, rec is not None)
+    todo = [c for c in claims if recs[c.id][0] is None]
+    if todo and (workers > 1 or scheduler is not None):
+        from .sweep import sweep
+
+        for claim in todo:
+            _fresh_dir(out / claim.id)
+        grid = [{"claim_id": c.id, "quick": quick, "seed": seed, "claim_dir": str(out / c.id),
+                 "key": cache_key(c, quick, seed)} for c in todo]
+        done = sweep(_claim_task, grid, seeds=[0], workers=workers, scheduler=scheduler,
+                     progress=progress)
+        for err in done.attrs["sweep"].errors:  # the task itself broke (not the claim)
+            raise RuntimeError(f"claim {err['params']['claim_id']}: {err['error']}")
+        for claim in todo:
+            recs[claim.id] = (_read_record(out / claim.id), False)
     rows = []
     with _progress(progress) as bar:
         task = bar.add_task("claims", total=len(claims))
         for claim in claims:
             bar.update(task, description=f"{claim.id} ({mode})")
             claim_dir = out / claim.id
-            key = cache_key(claim, quick, seed)
-            rec = None if force else _cached(claim_dir, key)
-            cached = rec is not None
+            rec, cached = recs[claim.id]
             if rec is None:
-                if claim_dir.exists():
-                    shutil.rmtree(claim_dir)
-                claim_dir.mkdir(parents=True)
-                (claim_dir / _RUNNING).touch()
+                _fresh_dir(claim_dir)
                 run = run_claim(claim, quick, seed, claim_dir)
-                rec = _write_run(run, key, claim_dir)
+                rec = _write_run(run, cache_key(claim, quick, seed), claim_dir)
             if not quick and figures_dir is not None:
                 _copy_figures(rec, claim_dir, Path(figures_dir))
             rows.append(

@@ -98,7 +98,7 @@ def test_check_full_mode_copies_figures_unless_disabled(fake_claims, tmp_path):
         ((), "give claim ids or --all"),
         (("cli-pass", "--all"), "not both"),
         (("nope",), "known claims: cli-fail, cli-false, cli-pass"),
-        (("--all", "--scheduler", "tcp://localhost:8786"), "not available yet"),
+        (("--all", "--scheduler", "localhost:8786"), "expected an address"),
         (("--all", "--seed", "-1"), "seed"),
     ],
 )

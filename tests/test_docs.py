@@ -36,10 +36,13 @@ FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 
 
 def code_blocks(path: Path, languages=("python", "bash")) -> list[tuple[str, str, int]]:
-    """``(language, code, line)`` of the fenced blocks of ``path`` in ``languages``."""
+    """``(language, code, line)`` of the fenced blocks of ``path`` in ``languages``; a block
+    whose first line is ``# not run by the tests: <why>`` is skipped (a cluster, a GPU...)."""
     text = path.read_text(encoding="utf-8")
     blocks = []
     for m in FENCE.finditer(text):
+        if m.group(2).startswith("# not run by the tests:"):
+            continue
         if m.group(1) in languages:
             blocks.append((m.group(1), m.group(2), text.count("\n", 0, m.start()) + 1))
     return blocks
@@ -96,7 +99,7 @@ def test_getting_started_runs(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/solvers.md", "docs/bon.md",
-                                  "docs/games.md", "docs/learn.md"])
+                                  "docs/games.md", "docs/learn.md", "docs/sweep.md"])
 def test_page_examples_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = code_blocks(ROOT / page, ("python",))
@@ -168,7 +171,7 @@ def test_license_is_bsd3():
     "module",
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
      "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn", "mdplab.learn.games",
-     "mdplab.learn.preference"],
+     "mdplab.learn.preference", "mdplab.sweep"],
 )
 def test_api_page_lists_public_names(module):
     api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
@@ -204,7 +207,7 @@ def _same_default(doc_default: ast.expr, actual) -> bool:
     "module",
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
      "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn", "mdplab.learn.games",
-     "mdplab.learn.preference"],
+     "mdplab.learn.preference", "mdplab.sweep"],
 )
 def test_api_page_signatures_match_the_code(module):
     """Parameter names, kinds and literal defaults written on docs/api.md are the code's."""

@@ -9,6 +9,7 @@ import pytest
 
 from mdplab import report
 from mdplab.claims import ClaimResult, _registry, register
+from mdplab.report import build_report
 
 META = {
     "citation": "Doe (2024), arXiv:2401.00000, Eq. (3)",
@@ -229,3 +230,25 @@ def test_named_index_is_kept_and_over_budget_is_flagged(tmp_path):
     out = tmp_path / "report"
     assert list(pd.read_csv(out / "slow-indexed" / "table.csv").columns) == ["beta", "err"]
     assert "**over budget**" in (out / "index.md").read_text()
+
+
+def test_parallel_workers_give_the_same_report_as_serial(tmp_path):
+    """Claims run in 2 worker processes (through mdplab.sweep) give the verdicts, numbers and
+    files of a serial run."""
+    ids = ["kl-rl-bayesian-posterior", "bon-binary-reward-is-tilt"]
+    serial = build_report(ids, quick=True, out=tmp_path / "a", figures_dir=None, progress=False)
+    parallel = build_report(ids, quick=True, out=tmp_path / "b", figures_dir=None,
+                            progress=False, workers=2)
+    cols = ["id", "verdict", "passed", "summary"]
+    pd.testing.assert_frame_equal(serial[cols], parallel[cols])
+    for a, b in zip(serial["key_numbers"], parallel["key_numbers"], strict=True):
+        assert a == b
+    for cid in ids:
+        assert (tmp_path / "b" / cid / "result.json").is_file()
+        assert not (tmp_path / "b" / cid / report._RUNNING).exists()
+        ta = pd.read_csv(tmp_path / "a" / cid / "table.csv")
+        tb = pd.read_csv(tmp_path / "b" / cid / "table.csv")
+        pd.testing.assert_frame_equal(ta, tb)
+    again = build_report(ids, quick=True, out=tmp_path / "b", figures_dir=None, progress=False,
+                         workers=2)
+    assert again["cached"].all()
