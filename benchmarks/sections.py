@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("bon", "learn", "games")
+SECTIONS = ("bon", "learn", "games", "sweep")
 ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "NUMBA_NUM_THREADS": "1"}
 
@@ -88,7 +88,58 @@ def _bon(quick: bool) -> dict:
     return {"markdown": out["markdown"], "targets": out["targets"]}
 
 
-RUNNERS = {"bon": _bon, "learn": _learn, "games": _games}
+def _sweep(quick: bool) -> dict:
+    """Per-task overhead of mdplab.sweep on the local default, and scaling 1 -> 2 workers."""
+    import time
+
+    from mdplab import sweep as sw
+
+    from . import sweep_tasks
+
+    n_tiny = 200 if quick else 2000
+    grid = {"x": list(range(n_tiny))}
+    t = time.perf_counter()
+    sw.sweep(sweep_tasks.tiny, grid, seeds=1, workers=2, progress=False)
+    tiny_cold = time.perf_counter() - t  # first sweep of the process: starts the fork server
+    t = time.perf_counter()
+    sw.sweep(sweep_tasks.tiny, grid, seeds=[1], workers=2, progress=False)
+    tiny_2 = time.perf_counter() - t
+    t = time.perf_counter()
+    sw.sweep(sweep_tasks.tiny, grid, seeds=1, workers=1, progress=False)
+    tiny_1 = time.perf_counter() - t
+    n_cpu, sec = (8, 1.0) if quick else (16, 1.0)
+    times = {}
+    for w in (1, 2):
+        t = time.perf_counter()
+        sw.sweep(sweep_tasks.spin, {"x": list(range(n_cpu))}, seeds=1, workers=w,
+                 progress=False)
+        times[w] = time.perf_counter() - t
+    ideal = n_cpu * sec
+    speedup = times[1] / times[2]
+    L = ["## Parameter sweeps (`mdplab.sweep`)\n",
+         f"Overhead: {n_tiny:,} tasks that return at once, including the start of the worker "
+         f"processes. Scaling: {n_cpu} CPU-bound tasks of {sec:g} s each.\n",
+         "| measurement | value |", "|---|---|",
+         f"| overhead per task, 2 local processes, first sweep of the process (starts the "
+         f"fork server: imports numpy, pandas, mdplab) | {1e3 * tiny_cold / n_tiny:.2f} ms |",
+         f"| overhead per task, 2 local processes, later sweeps (pool start included) | "
+         f"{1e3 * tiny_2 / n_tiny:.2f} ms |",
+         f"| overhead per task, in-process (`workers=1`) | {1e3 * tiny_1 / n_tiny:.3f} ms |",
+         f"| CPU-bound sweep, 1 worker | {times[1]:.2f} s (ideal {ideal:.2f} s) |",
+         f"| CPU-bound sweep, 2 workers | {times[2]:.2f} s (ideal {ideal / 2:.2f} s) |",
+         f"| speed-up 1 -> 2 workers | {speedup:.2f}x |"]
+    targets = [
+        {"target": "(sweep) overhead per task on the local default under 5 ms",
+         "met": 1e3 * tiny_2 / n_tiny < 5.0,
+         "details": [f"{1e3 * tiny_2 / n_tiny:.2f} ms per task with 2 processes "
+                     f"({1e3 * tiny_cold / n_tiny:.2f} ms in the first sweep of a process)"]},
+        {"target": "(sweep) scaling from 1 to 2 workers on a CPU-bound sweep at least 1.8x",
+         "met": speedup >= 1.8, "details": [f"{speedup:.2f}x (machine shared: load matters)"]},
+    ]
+    return {"markdown": "\n".join(L) + "\n", "targets": targets}
+
+
+RUNNERS = {"bon": _bon, "learn": _learn, "games": _games, "sweep": _sweep}
 
 
 def run_section(name: str, quick: bool, timeout: float = 900.0) -> dict:

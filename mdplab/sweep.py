@@ -234,29 +234,57 @@ class SweepSummary:
 
 
 # ---------------------------------------------------------------------------- executors
+def _run_chunk(fn: Callable, chunk: list[tuple[dict, int, str]]) -> list[dict]:
+    return [_run_task(fn, params, seed, key) for params, seed, key in chunk]
+
+
+_CONTEXT = None
+
+
+def _pool_context():
+    """``forkserver`` (fast worker start: the server has imported mdplab once; no fork of a
+    process whose threads may hold locks), else ``spawn``."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        import multiprocessing as mp
+
+        try:
+            _CONTEXT = mp.get_context("forkserver")
+            _CONTEXT.set_forkserver_preload(["mdplab.sweep", "numpy", "pandas"])
+        except ValueError:  # pragma: no cover - platforms without forkserver
+            _CONTEXT = mp.get_context("spawn")
+    return _CONTEXT
+
+
 def _local_results(fn, tasks: list[_Task], workers: int):
-    """Yield task records as they finish, from a pool of spawned processes."""
+    """Yield task records as they finish, from a pool of local processes.
+
+    Tasks are sent in chunks of up to 32 (about 8 chunks per worker), so that tiny tasks do
+    not pay one round trip each; a chunk's records are written when it finishes.
+    """
     if workers <= 1 or len(tasks) <= 1:
         for t in tasks:
             yield _run_task(fn, t.params, t.seed, t.key)
         return
-    import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    ctx = mp.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    size = max(1, min(32, len(tasks) // (8 * workers)))
+    chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_pool_context())
     try:
-        pending = {pool.submit(_run_task, fn, t.params, t.seed, t.key): t for t in tasks}
+        pending = {pool.submit(_run_chunk, fn, [(t.params, t.seed, t.key) for t in c]): c
+                   for c in chunks}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                t = pending.pop(fut)
+                chunk = pending.pop(fut)
                 try:
-                    yield fut.result()
+                    yield from fut.result()
                 except Exception as exc:  # the worker process died (BrokenProcessPool, ...)
-                    yield {"key": t.key, "params": _canonical(t.params), "seed": t.seed,
-                           "status": "failed", "rows": [], "seconds": 0.0, "traceback": None,
-                           "error": f"{type(exc).__name__}: {exc}"}
+                    for t in chunk:
+                        yield {"key": t.key, "params": _canonical(t.params), "seed": t.seed,
+                               "status": "failed", "rows": [], "seconds": 0.0,
+                               "traceback": None, "error": f"{type(exc).__name__}: {exc}"}
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
