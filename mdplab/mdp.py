@@ -29,6 +29,7 @@ argument, the index and the value; :func:`check_mdp` exposes the same checks as 
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -353,7 +354,11 @@ class TabularMDP:
 
     # ------------------------------------------------------------------ save / load
     def save(self, path) -> Path:
-        """Write the model to a ``.npz`` file (read back with :func:`load_mdp`)."""
+        """Write the model to a ``.npz`` file (read back with :func:`load_mdp`).
+
+        The write is atomic: the file is written under a temporary name in the same folder
+        and renamed, so an interrupted save never leaves a truncated model behind.
+        """
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
@@ -373,7 +378,13 @@ class TabularMDP:
             )
         else:
             arrays["P"] = self._P
-        np.savez_compressed(path, **arrays)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod

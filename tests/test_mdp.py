@@ -228,3 +228,23 @@ def test_pickle_roundtrip_for_multiprocessing():
         m2 = pickle.loads(pickle.dumps(m))
         assert repr(m2) == repr(m)
         np.testing.assert_array_equal(m2.R, m.R)
+
+
+def test_save_is_atomic_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """An interrupted save keeps the previous file intact and leaves no partial file."""
+    import mdplab as ml
+
+    mdp = ml.envs.random_mdp(4, 2, gamma=0.9, rng=0)
+    path = mdp.save(tmp_path / "m.npz")
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez_compressed", boom)
+    other = ml.envs.random_mdp(4, 2, gamma=0.5, rng=1)
+    with pytest.raises(KeyboardInterrupt):
+        other.save(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+    assert ml.load_mdp(path).gamma == 0.9
