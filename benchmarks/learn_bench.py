@@ -28,6 +28,7 @@ LEARNERS = {
     "qlearning-ucb-h": lambda: ml.learn.OptimisticQLearning(),
     "eps-greedy": lambda: ml.learn.EpsilonGreedy(0.1),
     "psrl": lambda: ml.learn.PSRL(),
+    "ucbvi-ent": lambda: ml.learn.RegularizedUCBVI(beta=1.0),
 }
 
 

@@ -171,7 +171,7 @@ def test_license_is_bsd3():
     "module",
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
      "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn", "mdplab.learn.games",
-     "mdplab.learn.preference", "mdplab.sweep"],
+     "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.sweep"],
 )
 def test_api_page_lists_public_names(module):
     api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
@@ -207,7 +207,7 @@ def _same_default(doc_default: ast.expr, actual) -> bool:
     "module",
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
      "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn", "mdplab.learn.games",
-     "mdplab.learn.preference", "mdplab.sweep"],
+     "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.sweep"],
 )
 def test_api_page_signatures_match_the_code(module):
     """Parameter names, kinds and literal defaults written on docs/api.md are the code's."""

@@ -259,3 +259,91 @@ def test_regret_claim_quick_mode_runs(tmp_path):
     assert res.passed == (slopes_ok and "below the Thm. 1 bound: True" in res.summary)
     assert set(res.table["learner"]) == {"UCBVI-BF", "UCBVI-CH", "UCBVI-BF, bonus x 0.1"}
     assert res.table.groupby(["instance", "learner"])["seed"].nunique().min() >= 3
+
+
+# ----------------------------------------------------------------------------- checkpoint / resume
+_CKPT_SCRIPT = r"""
+import sys, time
+import mdplab as ml
+
+def slow(k, agent, pi):  # slows the run down so that it can be killed mid-way
+    time.sleep(0.002)
+
+mdp = ml.envs.random_mdp(5, 3, horizon=6, time_varying=True, rng=3)
+log = ml.learn.run(ml.learn.{learner}, mdp, episodes={K}, rng=7, checkpoint=sys.argv[1],
+                   checkpoint_every=100, callback=slow if sys.argv[2] == "slow" else None)
+log.to_pickle(sys.argv[3])
+"""
+
+
+@pytest.mark.parametrize("learner", ["UCBVI(bonus='bernstein', scale=0.1)", "PSRL()",
+                                     "RegularizedUCBVI(beta=0.3)"])
+def test_checkpoint_survives_sigkill_and_resumes_bit_identically(tmp_path, learner):
+    """A real subprocess is killed (SIGKILL) mid-run; running again with the same arguments
+    resumes from its last checkpoint and gives the uninterrupted run's log exactly."""
+    import os
+    import pickle
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    K = 3000
+    script = tmp_path / "run.py"
+    script.write_text(_CKPT_SCRIPT.format(learner=learner, K=K))
+    ckpt = tmp_path / "run.ckpt"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, str(script), str(ckpt), "slow",
+                             str(tmp_path / "killed.pkl")], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        done = 0
+        while time.monotonic() < deadline and done < 300:
+            time.sleep(0.05)
+            if ckpt.exists():
+                with open(ckpt, "rb") as f:
+                    done = pickle.load(f)["k"]
+        assert done >= 300, "no checkpoint written"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (tmp_path / "killed.pkl").exists()
+    with open(ckpt, "rb") as f:
+        k_saved = pickle.load(f)["k"]
+    assert 0 < k_saved < K and k_saved % 100 == 0
+    # resume in a fresh process, then an uninterrupted reference run without checkpoint
+    subprocess.run([sys.executable, str(script), str(ckpt), "fast", str(tmp_path / "res.pkl")],
+                   env=env, check=True, timeout=300)
+    resumed = pd.read_pickle(tmp_path / "res.pkl")
+    assert resumed.attrs["resumed_from"] >= k_saved
+    mdp = ml.envs.random_mdp(5, 3, horizon=6, time_varying=True, rng=3)
+    ref = ml.learn.run(eval(f"ml.learn.{learner}"), mdp, episodes=K, rng=7)
+    pd.testing.assert_frame_equal(resumed.drop(columns="seconds"), ref.drop(columns="seconds"),
+                                  check_exact=True)
+    assert (np.diff(resumed["seconds"]) >= 0).all()
+
+
+def test_checkpoint_in_process_and_argument_mismatch(tmp_path, small_mdp):
+    ckpt = tmp_path / "c.pkl"
+    learner = ml.learn.UCBVI(scale=0.1)
+    a = ml.learn.run(learner, small_mdp, episodes=250, rng=0, checkpoint=ckpt,
+                     checkpoint_every=64)
+    assert a.attrs["resumed_from"] == 0 and ckpt.exists()
+    b = ml.learn.run(learner, small_mdp, episodes=250, rng=0, checkpoint=ckpt)  # complete
+    assert b.attrs["resumed_from"] == 250
+    pd.testing.assert_frame_equal(a, b)
+    for kwargs in ({"rng": 1}, {"beta": 0.1}, {"rewards": "bernoulli"}):
+        with pytest.raises(ValueError, match="different arguments"):
+            ml.learn.run(learner, small_mdp, episodes=250, checkpoint=ckpt,
+                         **{"rng": 0, **kwargs})
+    with pytest.raises(ValueError, match="different arguments"):
+        ml.learn.run(ml.learn.UCBVI(scale=0.2), small_mdp, episodes=250, rng=0, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="does not exist"):
+        ml.learn.run(learner, small_mdp, 10, checkpoint=tmp_path / "no" / "c.pkl")
+    with pytest.raises(TypeError, match="checkpoint: expected a path"):
+        ml.learn.run(learner, small_mdp, 10, checkpoint=3)
+    with pytest.raises(ValueError, match="checkpoint_every = 0"):
+        ml.learn.run(learner, small_mdp, 10, checkpoint=ckpt, checkpoint_every=0)

@@ -7,11 +7,16 @@ hyper-parameter objects; one runner drives them all and records the exact regret
     mdp = ml.envs.riverswim(6, horizon=20, variant="osband")
     log = ml.learn.run(ml.learn.UCBVI(bonus="bernstein"), mdp, episodes=10_000, rng=0)
 
+KL-regularized exploration (:mod:`mdplab.learn.regularized`): ``RegularizedUCBVI`` and the
+certified best-policy identification loop ``identify``; behavior cloning and
+demonstration-regularized RL in :mod:`mdplab.learn.demo` (``ml.learn.demo``).
+
 Preference games live in :mod:`mdplab.learn.games` (``ml.learn.games``), imported on first
 use like the other submodules.
 """
 
 from .online import PSRL, UCBVI, EpsilonGreedy, Greedy, Learner, OptimisticQLearning
+from .regularized import RegularizedUCBVI, identify
 from .runner import record_grid, run
 
 __all__ = [
@@ -20,7 +25,9 @@ __all__ = [
     "Learner",
     "OptimisticQLearning",
     "PSRL",
+    "RegularizedUCBVI",
     "UCBVI",
+    "identify",
     "record_grid",
     "run",
 ]

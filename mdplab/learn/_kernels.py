@@ -44,6 +44,9 @@ Kernels
     action, then to the lowest index.
 :func:`backward_induction`
     Plain finite-horizon value iteration on a given model (used by PSRL on sampled models).
+:func:`soft_optimistic_plan`
+    Upper/lower soft backward induction, soft-greedy policy and certified gap of
+    :class:`mdplab.learn.RegularizedUCBVI` (formulas in :mod:`mdplab.learn.regularized`).
 :func:`qlearning_update`
     The per-step update of Q-learning with UCB-Hoeffding bonus (Jin et al. 2018,
     arXiv:1807.03765, Algorithm 1), applied in step order :math:`h = 0, \dots, H-1` (the same
@@ -301,3 +304,180 @@ def qlearning_update(Q, V, N, states, actions, rewards, c, iota):
             if Q[h, s, b2] > m:
                 m = Q[h, s, b2]
         V[h, s] = min(Hf, m)
+
+
+@nb.njit(**_JIT)
+def _g_second_order(x):
+    """``(e^x - 1 - x) / x^2`` (= ``int_0^1 (1 - t) e^{t x} dt``), stable near 0."""
+    if x < 1e-4:
+        return 0.5 + x / 6.0 + x * x / 24.0
+    return (math.expm1(x) - x) / (x * x)
+
+
+@nb.njit(**_JIT)
+def soft_optimistic_plan(N, Nsas, rsum, Ns, beta, ref, logref, scale, c_hoef, c_l1, Qup, Qlo,
+                         Vup, Vlo, pi, W, cost):
+    """Upper/lower soft backward induction and the certified gap of UCBVI-Ent-style
+    regularized best-policy identification (see :mod:`mdplab.learn.regularized`).
+
+    Writes ``Qup, Qlo, pi (H, S, A)``, ``Vup, Vlo, W (H+1, S)``, ``cost (H, S)`` and returns
+    the certified bound on ``J*_beta - J_beta(pi)`` from the empirical initial distribution.
+
+    ``beta`` = 0: ``Vup = max Qup`` (greedy ``pi``, ties to the least visited action then the
+    lowest index), ``Vlo = max Qlo``; ``beta > 0``: ``V = beta log sum_a ref e^{Q / beta}`` and
+    ``pi = ref e^{(Qup - Vup) / beta}``. Bonuses (count ``n``, step ``h``, range ``H - h``):
+    ``b = scale (H - h) sqrt((c_hoef + log(n (n + 1))) / (2 n))`` on ``Q``;
+    ``l1(n) = scale sqrt(2 (S log 2 + c_l1 + log(n (n + 1))) / n)`` on the propagation of
+    ``W``. ``ref (Hf, S, A)``, ``logref = log(ref)`` (``-inf`` off the support).
+    """
+    H, S, A = N.shape
+    Hf = ref.shape[0]
+    ln2S = S * math.log(2.0)
+    for j in range(S):
+        Vup[H, j] = 0.0
+        Vlo[H, j] = 0.0
+        W[H, j] = 0.0
+    D = np.empty(A)
+    for h in range(H - 1, -1, -1):
+        hf = h if Hf > 1 else 0
+        rng_h = float(H - h)
+        Wn = W[h + 1]
+        wmax = Wn[0]
+        wmin = Wn[0]
+        for j in range(1, S):
+            if Wn[j] > wmax:
+                wmax = Wn[j]
+            if Wn[j] < wmin:
+                wmin = Wn[j]
+        half_osc = 0.5 * (wmax - wmin)
+        for s in range(S):
+            # --- upper and lower Q
+            for a in range(A):
+                n = N[h, s, a]
+                if n <= 0.0:
+                    Qup[h, s, a] = rng_h
+                    Qlo[h, s, a] = 0.0
+                    continue
+                inv = 1.0 / n
+                row = Nsas[h, s, a]
+                pu = 0.0
+                pl = 0.0
+                for j in range(S):
+                    pu += row[j] * Vup[h + 1, j]
+                    pl += row[j] * Vlo[h + 1, j]
+                rhat = rsum[h, s, a] * inv
+                b = scale * rng_h * math.sqrt((c_hoef + math.log(n * (n + 1.0))) * 0.5 * inv)
+                qu = rhat + pu * inv + b
+                ql = rhat + pl * inv - b
+                Qup[h, s, a] = qu if qu < rng_h else rng_h
+                Qlo[h, s, a] = ql if ql > 0.0 else 0.0
+            # --- values and policy
+            if beta == 0.0:
+                best = -1
+                lo = -np.inf
+                for a in range(A):
+                    if ref[hf, s, a] <= 0.0:
+                        continue
+                    if Qlo[h, s, a] > lo:
+                        lo = Qlo[h, s, a]
+                    if best < 0:
+                        best = a
+                    else:
+                        q = Qup[h, s, a]
+                        qb = Qup[h, s, best]
+                        if q > qb or (q == qb and N[h, s, a] < N[h, s, best]):
+                            best = a
+                for a in range(A):
+                    pi[h, s, a] = 0.0
+                pi[h, s, best] = 1.0
+                Vup[h, s] = Qup[h, s, best]
+                Vlo[h, s] = lo
+            else:
+                mu_ = -np.inf
+                ml = -np.inf
+                for a in range(A):
+                    if ref[hf, s, a] > 0.0:
+                        if Qup[h, s, a] > mu_:
+                            mu_ = Qup[h, s, a]
+                        if Qlo[h, s, a] > ml:
+                            ml = Qlo[h, s, a]
+                zu = 0.0
+                zl = 0.0
+                for a in range(A):
+                    if ref[hf, s, a] > 0.0:
+                        e = math.exp((Qup[h, s, a] - mu_) / beta + logref[hf, s, a])
+                        pi[h, s, a] = e
+                        zu += e
+                        zl += math.exp((Qlo[h, s, a] - ml) / beta + logref[hf, s, a])
+                    else:
+                        pi[h, s, a] = 0.0
+                for a in range(A):
+                    pi[h, s, a] /= zu
+                Vup[h, s] = mu_ + beta * math.log(zu)
+                Vlo[h, s] = ml + beta * math.log(zl)
+            # --- per-state cost: bound on the (regularized) suboptimality incurred at (h, s)
+            first = 0.0
+            sq = 0.0
+            M = 0.0
+            for a in range(A):
+                p = pi[h, s, a]
+                if ref[hf, s, a] <= 0.0:
+                    continue
+                d = Qup[h, s, a] - Qlo[h, s, a]
+                if d < 0.0:
+                    d = 0.0
+                D[a] = d
+                if d > M:
+                    M = d
+                first += p * d
+                sq += p * d * d
+            c = first
+            if beta > 0.0:
+                second = M * M / (8.0 * beta)
+                third = sq * _g_second_order(M / beta) / beta
+                if second < c:
+                    c = second
+                if third < c:
+                    c = third
+            cost[h, s] = c
+            # --- optimistic evaluation of the expected cost under the true dynamics
+            acc = 0.0
+            for a in range(A):
+                p = pi[h, s, a]
+                if p <= 0.0:
+                    continue
+                n = N[h, s, a]
+                if n <= 0.0:
+                    term = wmax
+                else:
+                    inv = 1.0 / n
+                    row = Nsas[h, s, a]
+                    pw = 0.0
+                    for j in range(S):
+                        pw += row[j] * Wn[j]
+                    l1 = scale * math.sqrt(2.0 * (ln2S + c_l1 + math.log(n * (n + 1.0))) * inv)
+                    term = pw * inv + l1 * half_osc
+                    if term > wmax:
+                        term = wmax
+                acc += p * term
+            W[h, s] = c + acc
+    # --- initial distribution: empirical, plus an L1 confidence term
+    t = 0.0
+    for j in range(S):
+        t += Ns[0, j]
+    w0max = W[0, 0]
+    w0min = W[0, 0]
+    for j in range(1, S):
+        if W[0, j] > w0max:
+            w0max = W[0, j]
+        if W[0, j] < w0min:
+            w0min = W[0, j]
+    if t <= 0.0:
+        return w0max
+    g = 0.0
+    for j in range(S):
+        g += Ns[0, j] * W[0, j]
+    g /= t
+    g += scale * math.sqrt(2.0 * (ln2S + c_l1 + math.log(t * (t + 1.0))) / t) * 0.5 * (
+        w0max - w0min)
+    return g if g < w0max else w0max

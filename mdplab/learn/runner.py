@@ -31,12 +31,25 @@ kept.
 
 Observed rewards are the expected rewards ``R_h(s, a)`` (``rewards="expected"``) or
 Bernoulli draws with that mean (``rewards="bernoulli"``); both need ``R`` in [0, 1].
+
+Interruption and resume: with ``checkpoint=path`` the runner writes its whole state (the
+agent, the environment generator, the block of pre-drawn uniforms and the records so far) every
+``checkpoint_every`` episodes, atomically (temporary file in the same folder, ``fsync``, then
+``os.replace``). Calling :func:`run` again with the same arguments resumes from the last block
+and produces the same log bit for bit (the ``seconds`` column aside); the checkpoint carries a
+SHA-256 fingerprint of the arguments and initial generator states, so a different run refuses it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import pickle
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -74,6 +87,52 @@ def _check_int(name: str, value, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"{name} = {value} must be >= {minimum}")
     return int(value)
+
+
+def _check_mdp_for_learning(mdp) -> None:
+    """A finite-horizon :class:`TabularMDP` with rewards in [0, 1] (what the learners assume)."""
+    if not isinstance(mdp, TabularMDP):
+        raise TypeError(f"mdp: expected a TabularMDP, got {type(mdp).__name__}")
+    if mdp.discounted:
+        raise ValueError(
+            f"mdp is discounted (gamma = {mdp.gamma}); online learners need a finite-horizon "
+            "model: build it with horizon=H (e.g. ml.envs.riverswim(6, horizon=20))"
+        )
+    R_min, R_max = float(np.min(mdp.R)), float(np.max(mdp.R))
+    if R_min < 0.0 or R_max > 1.0:
+        raise ValueError(
+            f"mdp.R spans [{R_min:.6g}, {R_max:.6g}]; the learners' confidence bonuses assume "
+            "rewards in [0, 1]: rescale R (e.g. mdp.with_(R=(R - R.min()) / (R.max() - R.min())))"
+        )
+
+
+def _fingerprint(*parts) -> str:
+    """SHA-256 of the run arguments (learner, model, options, initial generator states): a
+    checkpoint is only resumed by the run that wrote it."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            h.update(repr((part.dtype.str, part.shape)).encode())
+            h.update(np.ascontiguousarray(part).tobytes())
+        else:
+            h.update(pickle.dumps(part, protocol=4))
+    return h.hexdigest()
+
+
+def _write_atomic(path: Path, state: dict) -> None:
+    """Pickle ``state`` to ``path`` through a temporary file in the same folder + rename, so
+    a crash leaves either the previous checkpoint or the new one, never a torn file."""
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _dense_model(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
@@ -125,6 +184,8 @@ def run(
     rewards: str = "expected",
     progress: bool | None = None,
     callback=None,
+    checkpoint=None,
+    checkpoint_every: int = 1000,
 ) -> pd.DataFrame:
     """Run ``learner`` for ``episodes`` episodes on ``mdp``; return the per-episode log.
 
@@ -153,37 +214,41 @@ def run(
         ``callback(k, agent, policy)`` after the policy of episode ``k`` (1-based) is
         proposed and before its trajectory is sampled (for diagnostics such as checking
         optimism; must not modify ``policy``).
+    checkpoint : str or path-like, optional
+        File where the run saves its state (agent, generators, per-episode records) every
+        ``checkpoint_every`` episodes and at the end, atomically (temporary file + rename).
+        If the file exists, the run **resumes** from it: same arguments, same log, bit for
+        bit (``seconds`` aside). A checkpoint written with other arguments (learner, model,
+        ``episodes``, ``rng``, ...) raises ``ValueError``. The agent must be picklable.
+    checkpoint_every : int
+        Episodes per checkpoint block.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``episode, value, regret, cum_regret, kl, seconds`` (see the module docstring).
         ``log.attrs`` holds ``learner`` (repr), ``optimal_value`` (``J*``), ``beta``,
-        ``episodes``, ``rewards``.
+        ``episodes``, ``rewards`` and ``resumed_from`` (episodes read from a checkpoint).
     """
     if not isinstance(learner, Learner):
         raise TypeError(
             f"learner: expected an mdplab.learn learner such as UCBVI(), got "
             f"{type(learner).__name__}"
         )
-    if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"mdp: expected a TabularMDP, got {type(mdp).__name__}")
-    if mdp.discounted:
-        raise ValueError(
-            f"mdp is discounted (gamma = {mdp.gamma}); online learners need a finite-horizon "
-            "model: build it with horizon=H (e.g. ml.envs.riverswim(6, horizon=20))"
-        )
+    _check_mdp_for_learning(mdp)
     K = _check_int("episodes", episodes, 1)
     every = _check_int("record_every", record_every, 1)
     beta = _check_beta(beta)
     if rewards not in ("expected", "bernoulli"):
         raise ValueError(f"rewards = {rewards!r}: expected 'expected' or 'bernoulli'")
-    R_min, R_max = float(np.min(mdp.R)), float(np.max(mdp.R))
-    if R_min < 0.0 or R_max > 1.0:
-        raise ValueError(
-            f"mdp.R spans [{R_min:.6g}, {R_max:.6g}]; the learners' confidence bonuses assume "
-            "rewards in [0, 1]: rescale R (e.g. mdp.with_(R=(R - R.min()) / (R.max() - R.min())))"
-        )
+    ckpt_every = _check_int("checkpoint_every", checkpoint_every, 1)
+    if checkpoint is not None:
+        if not isinstance(checkpoint, (str, os.PathLike)):
+            raise TypeError(f"checkpoint: expected a path, got {type(checkpoint).__name__}")
+        checkpoint = Path(checkpoint)
+        if not checkpoint.parent.is_dir():
+            raise ValueError(f"checkpoint = {str(checkpoint)!r}: folder "
+                             f"{str(checkpoint.parent)!r} does not exist")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback: expected a callable, got {type(callback).__name__}")
     H, S, A = mdp.H, mdp.S, mdp.A
@@ -200,21 +265,51 @@ def run(
     bern = rewards == "bernoulli"
 
     env_rng, agent_rng = spawn(as_rng(rng), 2)
-    agent = learner.start(S, A, H, K, agent_rng)
-
     values = np.empty(K)
     kls = np.empty(K)
     seconds = np.empty(K)
+    k0, elapsed0, u_block = 0, 0.0, None
+    fingerprint = None
+    if checkpoint is not None:
+        fingerprint = _fingerprint(learner, P, R, mu, ref_arr, (K, every, beta, rewards),
+                                   env_rng.bit_generator.state, agent_rng.bit_generator.state)
+    if checkpoint is not None and checkpoint.exists():
+        with open(checkpoint, "rb") as f:
+            state = pickle.load(f)
+        if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
+            raise ValueError(
+                f"checkpoint = {str(checkpoint)!r} was written by a run with different "
+                "arguments (learner, model, episodes, record_every, beta, ref, rewards or rng); "
+                "delete it or pass another path"
+            )
+        k0, elapsed0 = state["k"], state["elapsed"]
+        agent, env_rng, u_block = state["agent"], state["env_rng"], state["u_block"]
+        values[:k0], kls[:k0], seconds[:k0] = state["values"], state["kls"], state["seconds"]
+    else:
+        agent = learner.start(S, A, H, K, agent_rng)
+
     states = np.empty(H + 1, dtype=np.int64)
     actions = np.empty(H, dtype=np.int64)
     obs = np.empty(H)
     if progress is None:
         progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
     bar = _progress_bar(bool(progress), K, getattr(learner, "name", type(learner).__name__))
+    if bar is not None and k0:
+        bar[0].update(bar[1], completed=k0)
     tick = max(1, K // 200)
     t0 = time.perf_counter()
+
+    def save(k):
+        _write_atomic(checkpoint, {
+            "fingerprint": fingerprint, "k": k, "elapsed": time.perf_counter() - t0 + elapsed0,
+            "agent": agent, "env_rng": env_rng, "u_block": u_block, "values": values[:k].copy(),
+            "kls": kls[:k].copy(), "seconds": seconds[:k].copy(),
+        })
+
     try:
-        for k in range(K):
+        for k in range(k0, K):
+            if checkpoint is not None and k > k0 and k % ckpt_every == 0:
+                save(k)
             if k % _BLOCK == 0:
                 u_block = env_rng.random((min(_BLOCK, K - k), 3 * H + 1))
             pi = agent.policy()
@@ -226,9 +321,11 @@ def run(
             agent.update(states, actions, obs)
             values[k] = J - beta * kl if beta > 0 else J
             kls[k] = kl
-            seconds[k] = time.perf_counter() - t0
+            seconds[k] = time.perf_counter() - t0 + elapsed0
             if bar is not None and (k + 1) % tick == 0:
                 bar[0].update(bar[1], completed=k + 1)
+        if checkpoint is not None and k0 < K:
+            save(K)
     finally:
         if bar is not None:
             bar[0].update(bar[1], completed=K)
@@ -248,6 +345,7 @@ def run(
         }
     )
     log.attrs.update(
-        learner=repr(learner), optimal_value=J_star, beta=beta, episodes=K, rewards=rewards
+        learner=repr(learner), optimal_value=J_star, beta=beta, episodes=K, rewards=rewards,
+        resumed_from=k0,
     )
     return log
