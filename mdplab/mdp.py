@@ -88,6 +88,8 @@ def _check_rows_sum_to_one(name: str, arr: np.ndarray) -> None:
 def _as_float_array(name: str, x) -> np.ndarray:
     if sp.issparse(x):
         raise TypeError(f"{name}: expected a dense array, got a scipy sparse matrix")
+    if np.iscomplexobj(x):
+        raise TypeError(f"{name}: expected real numbers, got complex values")
     try:
         arr = np.array(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -172,6 +174,8 @@ class TabularMDP:
             raise ValueError(f"R[{_fmt_index(idx)}] is {R[tuple(idx)]}, expected a finite number")
 
         if sp.issparse(P):
+            if np.iscomplexobj(P.data):
+                raise TypeError("P: expected real numbers, got a complex sparse matrix")
             P = sp.csr_array(P, dtype=np.float64)
             P.sum_duplicates()
             P.sort_indices()
