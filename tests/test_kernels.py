@@ -117,5 +117,33 @@ def test_policy_sweeps_match_repeated_numpy_backups():
     expected = V.copy()
     for _ in range(7):
         expected = r + 0.8 * P_pi @ expected
-    K.policy_sweeps_csr(P.indptr, P.indices, P.data, r, pi, V, 0.8, 7, np.empty(S))
+    V_start = V.copy()
+    assert K.policy_sweeps_csr(P.indptr, P.indices, P.data, r, pi, V, 0.8, 7, np.empty(S),
+                               0.0) == 7
     np.testing.assert_allclose(V, expected, rtol=1e-13, atol=1e-13)
+    # adaptive: stop at the first sweep whose increment has a span <= stop_span
+    stop = 0.05
+    W, k_expect = V_start.copy(), 0
+    for k in range(1, 50):
+        new = r + 0.8 * P_pi @ W
+        span = np.ptp(new - W)
+        W, k_expect = new, k
+        if span <= stop:
+            break
+    V2 = V_start.copy()
+    done = K.policy_sweeps_csr(P.indptr, P.indices, P.data, r, pi, V2, 0.8, 49, np.empty(S), stop)
+    assert done == k_expect and 1 < done < 49
+    np.testing.assert_allclose(V2, W, rtol=1e-13, atol=1e-13)
+
+
+def test_select_rows_csr_matches_scipy_row_indexing():
+    rng = np.random.default_rng(4)
+    S, A = 40, 3
+    dense = rng.dirichlet(np.full(S, 0.2), size=(S, A))
+    dense[dense < 0.02] = 0.0
+    dense /= dense.sum(-1, keepdims=True)
+    P = sp.csr_array(dense.reshape(S * A, S))
+    actions = rng.integers(A, size=S)
+    ptr, ind, dat = K.select_rows_csr(P.indptr, P.indices, P.data, A, actions)
+    got = sp.csr_array((dat, ind, ptr), shape=(S, S)).toarray()
+    np.testing.assert_array_equal(got, P[np.arange(S) * A + actions].toarray())

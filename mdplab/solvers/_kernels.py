@@ -133,13 +133,17 @@ def policy_backup_csr(indptr, indices, data, r_pi, pi, V, gamma, out):
 
 
 @_SerialOrParallel
-def policy_sweeps_csr(indptr, indices, data, r_pi, pi, V, gamma, n_sweeps, tmp):
-    """``n_sweeps`` Jacobi sweeps ``V <- r_pi + gamma P_pi V`` in place (``tmp``: scratch).
+def policy_sweeps_csr(indptr, indices, data, r_pi, pi, V, gamma, n_sweeps, tmp, stop_span):
+    """Up to ``n_sweeps`` Jacobi sweeps ``V <- r_pi + gamma P_pi V`` in place (``tmp``:
+    scratch); returns the number of sweeps done.
 
-    Used by modified policy iteration; one call replaces ``n_sweeps`` Python-level calls. The
-    two buffers alternate roles (no copies, no reassigned array variables, which would keep
-    Numba from parallelising the loops)."""
+    With ``stop_span > 0`` the sweeps stop as soon as the span (max - min) of one sweep's
+    increment is at most ``stop_span`` (adaptive partial evaluation); ``stop_span <= 0``
+    always does ``n_sweeps``. Used by modified policy iteration; one call replaces
+    ``n_sweeps`` Python-level calls. The two buffers alternate roles (no copies, no
+    reassigned array variables, which would keep Numba from parallelising the loops)."""
     S = pi.shape[0]
+    done = 0
     for it in range(n_sweeps):
         if it % 2 == 0:
             for s in nb.prange(S):
@@ -147,9 +151,44 @@ def policy_sweeps_csr(indptr, indices, data, r_pi, pi, V, gamma, n_sweeps, tmp):
         else:
             for s in nb.prange(S):
                 V[s] = r_pi[s] + gamma * _policy_row(indptr, indices, data, pi, tmp, s)
-    if n_sweeps % 2 == 1:
+        done = it + 1
+        if stop_span > 0.0:
+            lo = np.inf
+            hi = -np.inf
+            for s in range(S):
+                d = tmp[s] - V[s]
+                if d < lo:
+                    lo = d
+                if d > hi:
+                    hi = d
+            if hi - lo <= stop_span:
+                break
+    if done % 2 == 1:
         for s in nb.prange(S):
             V[s] = tmp[s]
+    return done
+
+
+@nb.njit(cache=True, nogil=True)
+def select_rows_csr(indptr, indices, data, A, actions):
+    """CSR arrays of the rows ``s * A + actions[s]`` of a ``(S*A, S)`` CSR matrix: the
+    transition matrix ``P_pi`` of a deterministic policy (a gather, no sort)."""
+    S = actions.shape[0]
+    out_ptr = np.empty(S + 1, dtype=indptr.dtype)
+    out_ptr[0] = 0
+    for s in range(S):
+        row = s * A + actions[s]
+        out_ptr[s + 1] = out_ptr[s] + (indptr[row + 1] - indptr[row])
+    out_ind = np.empty(out_ptr[S], dtype=indices.dtype)
+    out_dat = np.empty(out_ptr[S], dtype=data.dtype)
+    for s in range(S):
+        row = s * A + actions[s]
+        start = indptr[row]
+        k = out_ptr[s]
+        for j in range(indptr[row + 1] - start):
+            out_ind[k + j] = indices[start + j]
+            out_dat[k + j] = data[start + j]
+    return out_ptr, out_ind, out_dat
 
 
 @_SerialOrParallel

@@ -135,15 +135,18 @@ class StepOperator:
             )
         return out
 
-    def policy_sweeps(self, r_pi, pi, V, n_sweeps: int, P_pi=None) -> np.ndarray:
-        """``n_sweeps`` applications of ``T_pi`` to ``V`` in place (partial evaluation).
+    def policy_sweeps(self, r_pi, pi, V, n_sweeps: int, P_pi=None,
+                      stop_span: float = 0.0) -> int:
+        """Up to ``n_sweeps`` applications of ``T_pi`` to ``V`` in place (partial evaluation);
+        returns the number done. ``stop_span > 0`` stops early once one sweep's increment has
+        a span (max - min) of at most ``stop_span``.
 
         With a prebuilt ``P_pi`` (deterministic policies) the sweeps stream through that compact
         ``(S, S)`` matrix, which stays in cache; otherwise through the rows of ``P`` that ``pi``
         uses."""
         if P_pi is not None and sp.issparse(P_pi):
             P_pi = sp.csr_array(P_pi)
-            K.policy_sweeps_csr(
+            return K.policy_sweeps_csr(
                 P_pi.indptr,
                 P_pi.indices,
                 P_pi.data,
@@ -153,12 +156,12 @@ class StepOperator:
                 self.gamma,
                 n_sweeps,
                 np.empty(self.S),
+                float(stop_span),
                 work=P_pi.nnz,
             )
-            return V
         if self.sparse and P_pi is None:
             pi = np.ascontiguousarray(pi)
-            K.policy_sweeps_csr(
+            return K.policy_sweeps_csr(
                 *self.csr,
                 r_pi,
                 pi,
@@ -166,22 +169,26 @@ class StepOperator:
                 self.gamma,
                 n_sweeps,
                 np.empty(self.S),
+                float(stop_span),
             )
-            return V
         W = np.empty(self.S)
-        for _ in range(n_sweeps):
+        for it in range(n_sweeps):
             self.policy_backup(r_pi, pi, V, out=W, P_pi=P_pi)
+            span = float(np.ptp(W - V)) if stop_span > 0 else np.inf
             V[:] = W
-        return V
+            if span <= stop_span:
+                return it + 1
+        return n_sweeps
 
     def policy_matrix(self, pi: np.ndarray):
         """``P_pi[s, s'] = sum_a pi(a|s) P(s'|s, a)``: dense ``(S, S)`` or CSR."""
         S, A = self.S, self.A
         if not self.sparse:
             return np.einsum("sa,sat->st", pi, self.P2.reshape(S, A, S))
+        actions = pi.argmax(axis=1)
+        if np.all(pi[np.arange(S), actions] == 1.0):  # deterministic: gather the chosen rows
+            ptr, ind, dat = K.select_rows_csr(*self.csr, A, actions)
+            return sp.csr_array((dat, ind, ptr), shape=(S, S))
         rows, cols = np.nonzero(pi)
-        if len(rows) == S:  # deterministic: select rows (cost ~ nnz of the chosen rows)
-            order = np.argsort(rows, kind="stable")
-            return self.P2[rows[order] * A + cols[order]]
         weights = sp.csr_array((pi[rows, cols], (rows, rows * A + cols)), shape=(S, S * A))
         return (weights @ self.P2).tocsr()
