@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("bon", "learn", "games", "sweep")
+SECTIONS = ("bon", "proxies", "learn", "games", "sweep")
 ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "NUMBA_NUM_THREADS": "1"}
 
@@ -139,7 +139,14 @@ def _sweep(quick: bool) -> dict:
     return {"markdown": "\n".join(L) + "\n", "targets": targets}
 
 
-RUNNERS = {"bon": _bon, "learn": _learn, "games": _games, "sweep": _sweep}
+def _proxies(quick: bool) -> dict:
+    from benchmarks import proxies_bench
+
+    out = proxies_bench.section(quick)
+    return {"markdown": out["markdown"], "targets": out["targets"]}
+
+
+RUNNERS = {"bon": _bon, "proxies": _proxies, "learn": _learn, "games": _games, "sweep": _sweep}
 
 
 def run_section(name: str, quick: bool, timeout: float = 900.0) -> dict:

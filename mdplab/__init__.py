@@ -30,7 +30,7 @@ from .solvers import (
 __version__ = "0.1.0"
 
 
-_LAZY = ("plot", "claims", "report", "bon", "learn", "sweep")
+_LAZY = ("plot", "claims", "report", "bon", "learn", "sweep", "proxies")
 
 
 def __getattr__(name):  # subpackages loaded on first use: ml.plot, ml.claims, ml.bon, ml.learn ...
