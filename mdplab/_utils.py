@@ -68,3 +68,30 @@ def kl_divergence(p, q, axis: int = -1) -> np.ndarray:
         terms = np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)
     terms = np.where((p > 0) & (q == 0), np.inf, terms)
     return terms.sum(axis=axis)
+
+
+def physical_memory_bytes() -> int:
+    """Physical memory of the machine in bytes (0 if unknown)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 0
+
+
+def check_dense_fits(shape, what: str, hint: str, fraction: float = 0.8) -> None:
+    """Refuse up front a float64 array of ``shape`` larger than ``fraction`` of the physical
+    memory, with a message that says what was asked and how to avoid it (``hint``), instead of
+    letting the process be killed while allocating."""
+    import math
+
+    nbytes = 8 * math.prod(int(n) for n in shape)
+    limit = fraction * physical_memory_bytes()
+    if limit and nbytes > limit:
+        raise MemoryError(
+            f"{what}: a dense float64 array of shape {tuple(int(n) for n in shape)} needs "
+            f"{nbytes / 2**30:.1f} GiB, more than {fraction:.0%} of this machine's "
+            f"{limit / fraction / 2**30:.1f} GiB; {hint}"
+        )
+

@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from ._utils import check_dense_fits
+
 __all__ = [
     "TabularMDP",
     "check_mdp",
@@ -346,6 +348,8 @@ class TabularMDP:
         if not self.is_sparse:
             return self
         S, A = self._S, self._A
+        check_dense_fits(self._P.shape, "TabularMDP.dense",
+                         "keep the sparse form (every solver accepts it)")
         P = self._P.toarray()
         P = P.reshape(-1, S, A, S) if self._p_time else P.reshape(S, A, S)
         return self.with_(P=P)

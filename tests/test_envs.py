@@ -601,3 +601,14 @@ def test_from_gymnasium_legacy_gym_env_object():
     assert mdp.R[14, 2] == pytest.approx(1 / 3)
     assert mdp.P[14, 2, 16] == pytest.approx(1 / 3)
     assert mdp.mu[0] == 1.0 and mdp.mu[16] == 0.0
+
+
+def test_dense_model_too_large_for_memory_is_refused_up_front():
+    """A dense kernel that cannot fit is refused before allocating, with the sparse hint."""
+    import mdplab as ml
+
+    with pytest.raises(MemoryError, match="sparsity=k"):
+        ml.envs.random_mdp(1_000_000, 10, gamma=0.9, rng=0)
+    big = ml.envs.random_mdp(300_000, 4, gamma=0.9, sparsity=2, rng=0)
+    with pytest.raises(MemoryError, match="keep the sparse form"):
+        big.dense()

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._utils import as_rng
+from .._utils import as_rng, check_dense_fits
 from ..mdp import TabularMDP
 from ._common import (
     check_int,
@@ -106,6 +106,9 @@ def random_mdp(S: int, A: int, gamma: float | None = 0.9, horizon: int | None = 
     lead = (H,) if time_varying else ()
 
     if sparsity is None:
+        check_dense_fits(lead + (S, A, S), "random_mdp",
+                         "pass sparsity=k (k successors per state-action pair) for a sparse "
+                         "CSR kernel")
         P = dirichlet_rows(rng, lead + (S, A, S))
     else:
         n = H * S * A
