@@ -252,3 +252,64 @@ def test_parallel_workers_give_the_same_report_as_serial(tmp_path):
     again = build_report(ids, quick=True, out=tmp_path / "b", figures_dir=None, progress=False,
                          workers=2)
     assert again["cached"].all()
+
+
+INTERRUPT_IDS = ["bon-binary-reward-is-tilt", "kl-constrained-optimum", "bon-exact-pmf"]
+
+
+def _check_cmd(out):
+    import sys
+
+    return [sys.executable, "-m", "mdplab", "claims", "check", *INTERRUPT_IDS, "--quick",
+            "--out", str(out), "--no-progress", "--no-fail-on-claims", "--no-figures"]
+
+
+def _comparable(out):
+    """What must not depend on interruptions: verdicts, summaries, key numbers, tables."""
+    recs = {}
+    for cid in INTERRUPT_IDS:
+        rec = json.loads((out / cid / "result.json").read_text())
+        table = (out / cid / "table.csv").read_text()
+        recs[cid] = (rec["passed"], rec["summary"], rec["key_numbers"], table)
+    return recs
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_report(tmp_path_factory):
+    import subprocess
+
+    clean = tmp_path_factory.mktemp("clean") / "report"
+    done = subprocess.run(_check_cmd(clean), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return _comparable(clean)
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGINT"])
+def test_interrupted_claims_check_resumes_to_the_same_report(tmp_path, sig,
+                                                             uninterrupted_report):
+    """`mdplab claims check` killed (SIGKILL) or interrupted (Ctrl-C) after its first claim:
+    finished claims are kept, nothing is corrupt, and the next run produces the report of an
+    uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "report"
+    proc = subprocess.Popen(_check_cmd(out), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    first = out / INTERRUPT_IDS[0] / "result.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and not first.exists() and proc.poll() is None:
+        time.sleep(0.02)
+    assert first.exists(), f"the first claim did not finish (exit code {proc.poll()})"
+    os.killpg(proc.pid, getattr(signal, sig))
+    proc.wait(timeout=60)
+    # every result on disk is complete and valid JSON; the interrupted claim is not cached
+    for path in out.glob("*/result.json"):
+        json.loads(path.read_text())
+    rerun = subprocess.run(_check_cmd(out), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "(cached)" in rerun.stdout  # the claim finished before the kill was reused
+    assert _comparable(out) == uninterrupted_report
+    assert (out / "index.md").is_file()
