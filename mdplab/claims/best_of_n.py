@@ -275,6 +275,14 @@ def check_win_rate(quick: bool, rng: np.random.Generator, out):
                         "min_tilt_advantage": min(dominance)})
 
 
+def _tail_fit_plot(ax, x, y, x_min, fit, color, label):
+    """All points hollow, the fitted power law (on ``x >= x_min``) through the filled ones."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    tail = x >= x_min
+    ax.scatter(x, y, s=10, facecolors="none", edgecolors=color, linewidths=0.6)
+    plot_loglog_fit(ax, x[tail], y[tail], fit=fit, color=color, label=label)
+
+
 def _inverse_beta_n(pc, N):
     """1/beta_N = log(1 - (1-p_c)^N) - log p_c - (N-1) log(1-p_c), in log form."""
     N = np.asarray(N, dtype=float)
@@ -371,12 +379,8 @@ def check_soft_bon(quick: bool, rng: np.random.Generator, out):
         fig, ax = new_figure("single", aspect=0.8)
         for k, ((name, lam), f) in enumerate(fits.items()):
             sub = table[(table["instance"] == name) & (table["temperature"] == lam)]
-            tail = sub[sub["n"] >= 64]
-            color = f"C{k}"
-            ax.scatter(sub["n"], sub["kl_to_tilt"], s=10, facecolors="none", edgecolors=color,
-                       linewidths=0.6)
-            plot_loglog_fit(ax, tail["n"], tail["kl_to_tilt"], fit=f, color=color,
-                            label=f"{name}, $\\lambda$={lam:g}")
+            _tail_fit_plot(ax, sub["n"], sub["kl_to_tilt"], 64, f, f"C{k}",
+                           f"{name}, $\\lambda$={lam:g}")
         ax.axvline(64, color="0.6", lw=0.6, ls=":")
         label_axes(ax, "number of draws $n$", r"$\mathrm{KL}(\pi^{soft}_n\,\|\,$tilt$)$ (nats)",
                    "Soft BoN → tilt (theorem: slope ≤ −1; fit on n ≥ 64)")
@@ -466,12 +470,8 @@ def check_plugin_estimator(quick: bool, rng: np.random.Generator, out):
         fig, ax = new_figure("double", aspect=0.4)
         for k, ((name, n), f) in enumerate(fits.items()):
             sub = table[(table["case"] == name) & (table["n"] == n)]
-            tail = sub[sub["M"] >= 1000]
             color = f"C{k}"
-            ax.scatter(sub["M"], sub["rmse"], s=10, facecolors="none", edgecolors=color,
-                       linewidths=0.6)
-            plot_loglog_fit(ax, tail["M"], tail["rmse"], fit=f, color=color,
-                            label=f"{name[0]}, n={n}")
+            _tail_fit_plot(ax, sub["M"], sub["rmse"], 1000, f, color, f"{name[0]}, n={n}")
             ax.axhline(sub["formula_error"].iloc[0], color=color, ls=":", lw=0.8)
             ax.plot(sub["M"], sub["delta_sd"] / np.sqrt(sub["M"]), color=color, ls="--",
                     lw=0.7)
