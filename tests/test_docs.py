@@ -100,7 +100,7 @@ def test_getting_started_runs(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/solvers.md", "docs/bon.md",
                                   "docs/games.md", "docs/learn.md", "docs/sweep.md",
-                                  "docs/proxies.md"])
+                                  "docs/proxies.md", "docs/offline.md"])
 def test_page_examples_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = code_blocks(ROOT / page, ("python",))
@@ -172,8 +172,8 @@ def test_license_is_bsd3():
     "module",
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
      "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn", "mdplab.learn.games",
-     "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.sweep", "mdplab.proxies",
-     "mdplab.proxies.rewards"],
+     "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.learn.offline", "mdplab.sweep",
+     "mdplab.proxies", "mdplab.proxies.rewards"],
 )
 def test_api_page_lists_public_names(module):
     api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
@@ -209,8 +209,8 @@ def _same_default(doc_default: ast.expr, actual) -> bool:
     "module",
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
      "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn", "mdplab.learn.games",
-     "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.sweep", "mdplab.proxies",
-     "mdplab.proxies.rewards"],
+     "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.learn.offline", "mdplab.sweep",
+     "mdplab.proxies", "mdplab.proxies.rewards"],
 )
 def test_api_page_signatures_match_the_code(module):
     """Parameter names, kinds and literal defaults written on docs/api.md are the code's."""
