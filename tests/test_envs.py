@@ -582,8 +582,17 @@ def test_from_gymnasium_real_frozenlake():
     mdp = from_gymnasium("FrozenLake-v1", is_slippery=False)
     assert (mdp.S, mdp.A) == (17, 4)
     assert mdp.R[14, 2] == 1.0  # right from the cell left of the goal
-    env = gymnasium.make("Taxi-v3")
-    assert from_gymnasium(env).A == 6
+    def latest(name):  # Taxi-v3 became Taxi-v4 in gymnasium 1.x: take what is registered
+        ids = [k for k in gymnasium.envs.registry if k.split("-v")[0] == name]
+        return max(ids, key=lambda k: int(k.rsplit("-v", 1)[1]))
+
+    taxi = from_gymnasium(gymnasium.make(latest("Taxi")))
+    assert (taxi.S, taxi.A) == (501, 6)  # 500 states and the absorbing terminal state
+    cliff = from_gymnasium(latest("CliffWalking"))
+    assert cliff.A == 4 and cliff.S >= 48
+    import mdplab as ml
+
+    assert ml.solve(taxi).converged
 
 
 def test_from_gymnasium_legacy_gym_env_object():
