@@ -100,7 +100,8 @@ def test_getting_started_runs(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/solvers.md", "docs/bon.md",
                                   "docs/games.md", "docs/learn.md", "docs/sweep.md",
-                                  "docs/proxies.md", "docs/offline.md"])
+                                  "docs/proxies.md", "docs/offline.md",
+                                  "docs/preference.md"])
 def test_page_examples_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = code_blocks(ROOT / page, ("python",))
@@ -182,10 +183,15 @@ def test_api_page_lists_public_names(module):
     assert not missing, f"docs/api.md does not document {module}: {missing}"
 
 
-def _documented_signatures(api: str, name: str) -> list[str]:
-    """Argument lists of the table rows that start with `` `name(...)` `` (maybe qualified)."""
+def _documented_signatures(api: str, name: str, module: str = "") -> list[str]:
+    """Argument lists of the table rows that start with `` `name(...)` ``. A qualified row
+    (`` `offline.name(...)` ``) applies only to the module whose dotted name ends with the
+    qualifier, so two modules may document functions of the same name."""
     found = []
-    for m in re.finditer(rf"^\| `(?:[\w.]+\.)?{re.escape(name)}\(", api, re.MULTILINE):
+    for m in re.finditer(rf"^\| `([\w.]+\.)?{re.escape(name)}\(", api, re.MULTILINE):
+        qualifier = (m.group(1) or "").rstrip(".")
+        if qualifier and module and not ("." + module).endswith("." + qualifier):
+            continue
         depth, i = 1, m.end()
         while depth and i < len(api) and api[i] != "`":
             depth += {"(": 1, ")": -1}.get(api[i], 0)
@@ -225,7 +231,7 @@ def test_api_page_signatures_match_the_code(module):
             sig = inspect.signature(obj)
         except (TypeError, ValueError):
             continue
-        for written in _documented_signatures(api, name):
+        for written in _documented_signatures(api, name, module):
             if "..." in written:
                 continue  # abbreviated on purpose
             try:
