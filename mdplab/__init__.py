@@ -2,6 +2,7 @@
 
 from . import envs
 from ._utils import kl_divergence
+from .linear_mdp import LinearMDP
 from .mdp import (
     TabularMDP,
     check_mdp,
@@ -54,6 +55,7 @@ __all__ = [
     "softmax_policy",
     "solve",
     "TabularMDP",
+    "LinearMDP",
     "check_mdp",
     "check_policy",
     "deterministic_policy",

@@ -101,7 +101,7 @@ def test_getting_started_runs(tmp_path, monkeypatch):
 @pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/solvers.md", "docs/bon.md",
                                   "docs/games.md", "docs/learn.md", "docs/sweep.md",
                                   "docs/proxies.md", "docs/offline.md",
-                                  "docs/preference.md"])
+                                  "docs/preference.md", "docs/adversarial.md", "docs/linear.md"])
 def test_page_examples_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = code_blocks(ROOT / page, ("python",))
@@ -174,7 +174,8 @@ def test_license_is_bsd3():
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
      "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn", "mdplab.learn.games",
      "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.learn.offline", "mdplab.sweep",
-     "mdplab.proxies", "mdplab.proxies.rewards"],
+     "mdplab.proxies", "mdplab.proxies.rewards", "mdplab.learn.linear", "mdplab.learn.adversarial",
+     "mdplab.envs.linear"],
 )
 def test_api_page_lists_public_names(module):
     api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
@@ -216,7 +217,8 @@ def _same_default(doc_default: ast.expr, actual) -> bool:
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
      "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn", "mdplab.learn.games",
      "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.learn.offline", "mdplab.sweep",
-     "mdplab.proxies", "mdplab.proxies.rewards"],
+     "mdplab.proxies", "mdplab.proxies.rewards", "mdplab.learn.linear", "mdplab.learn.adversarial",
+     "mdplab.envs.linear"],
 )
 def test_api_page_signatures_match_the_code(module):
     """Parameter names, kinds and literal defaults written on docs/api.md are the code's."""

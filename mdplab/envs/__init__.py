@@ -10,6 +10,10 @@
 :func:`from_gymnasium` Gymnasium toy_text environments (FrozenLake, Taxi, CliffWalking)
 =====================  ==================================================================
 
+Linear MDPs (:class:`mdplab.LinearMDP`, module :mod:`mdplab.envs.linear`):
+:func:`random_linear_mdp` (simplex features), :func:`tabular_as_linear` (one-hot features),
+:func:`hard_linear_mdp` (the lower-bound "wait / goal" family).
+
 Random generators take ``rng`` (an int seed or a ``numpy.random.Generator``): the same seed
 gives the same model. Every generator accepts ``gamma=`` (discounted) or ``horizon=`` (finite
 horizon); kernels are CSR ``(S*A, S)`` when large (``sparse=None`` means automatic).
@@ -18,6 +22,7 @@ Each module's docstring states the exact model and its source.
 
 from .classic import RIVERSWIM_VARIANTS, chain, forest, riverswim
 from .grid import GRID_ACTIONS, Grid, gridworld, render_gridworld
+from .linear import hard_linear_mdp, random_linear_mdp, tabular_as_linear
 from .random_mdps import garnet, random_mdp
 from .toy_text import from_gymnasium
 
@@ -30,7 +35,10 @@ __all__ = [
     "from_gymnasium",
     "garnet",
     "gridworld",
+    "hard_linear_mdp",
+    "random_linear_mdp",
     "random_mdp",
     "render_gridworld",
     "riverswim",
+    "tabular_as_linear",
 ]
