@@ -31,6 +31,9 @@ Kernels
     :math:`O(H S^2 \bar A)` where :math:`\bar A` is the number of actions in the policy's
     support (1 for a deterministic policy). States with :math:`d_h(s) = 0` are skipped, so a
     KL of :math:`+\infty` off the reachable set does not contaminate the sum.
+:func:`first_invalid_row`
+    Index of the first row of a policy ``(H, S, A)`` that is not a probability distribution
+    (the runner checks every policy a learner proposes before sampling from it).
 :func:`update_counts`
     Adds one trajectory to ``N, Nsas, rsum`` (and the per-step state counts ``Ns (H, S)``).
 :func:`optimistic_plan`
@@ -155,6 +158,25 @@ def policy_value(P, R, mu, pi, logref):
                         d_next[j] += w * row[j]
         d, d_next = d_next, d
     return J, kl
+
+
+@nb.njit(**_JIT)
+def first_invalid_row(pi, tol):
+    """Flat index ``h * S + s`` of the first row ``pi[h, s, :]`` of ``pi (H, S, A)`` with an
+    entry outside ``[0, 1]`` (NaN included) or a sum off 1 by more than ``tol``; ``-1`` if every
+    row is a distribution."""
+    H, S, A = pi.shape
+    for h in range(H):
+        for s in range(S):
+            tot = 0.0
+            for a in range(A):
+                p = pi[h, s, a]
+                if not (p >= 0.0 and p <= 1.0 + tol):
+                    return h * S + s
+                tot += p
+            if abs(tot - 1.0) > tol:
+                return h * S + s
+    return -1
 
 
 @nb.njit(**_JIT)

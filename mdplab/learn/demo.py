@@ -99,9 +99,23 @@ def sample_trajectories(mdp: TabularMDP, policy, n: int, *, rng=None):
     return states, actions
 
 
+def _index_array(name: str, x) -> np.ndarray:
+    """``x`` as an array of real numbers (object arrays of numbers are converted); booleans,
+    complex numbers, strings and other objects raise ``TypeError`` naming ``name``."""
+    arr = np.asarray(x)
+    if arr.dtype.kind == "O":
+        try:
+            arr = np.array(arr.tolist())
+        except (TypeError, ValueError):
+            pass
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: expected integer indices, got dtype {arr.dtype}")
+    return arr
+
+
 def _check_demos(states, actions, S: int, A: int, H: int | None):
-    states = np.asarray(states)
-    actions = np.asarray(actions)
+    states = _index_array("states", states)
+    actions = _index_array("actions", actions)
     if states.ndim != 2 or actions.ndim != 2:
         raise ValueError(f"states, actions: expected 2-d arrays (trajectories x steps), got "
                          f"shapes {states.shape} and {actions.shape}")
@@ -141,13 +155,17 @@ def behavior_cloning(states, actions, S: int, A: int, *, smoothing: float = 1.0)
         ``(H, S, A)`` policy.
     """
     from .online import _check_positive
+    from .runner import _check_int
 
+    S, A = _check_int("S", S, 1), _check_int("A", A, 1)
     alpha = _check_positive("smoothing", smoothing)
     states, actions = _check_demos(states, actions, S, A, None)
     n, H = actions.shape
     counts = np.zeros((H, S, A))
     hh = np.broadcast_to(np.arange(H), (n, H))
     np.add.at(counts, (hh, states, actions), 1.0)
+    if alpha > 1:  # divide through by alpha first: A * alpha may overflow
+        return (counts / alpha + 1.0) / (counts.sum(axis=-1, keepdims=True) / alpha + A)
     return (counts + alpha) / (counts.sum(axis=-1, keepdims=True) + A * alpha)
 
 
@@ -155,8 +173,10 @@ def trajectory_kl(mdp: TabularMDP, policy, other) -> float:
     r"""Exact :math:`\mathrm{KL}_{\rm traj}(\pi\|\pi') = \mathbb E_\pi[\sum_h
     \mathrm{KL}(\pi_h(\cdot|s_h)\|\pi'_h(\cdot|s_h))]` (the KL between the trajectory laws of two
     policies in the same MDP), by forward propagation of :math:`d^\pi`."""
+    from .offline_data import _check_finite_horizon
     from .runner import _dense_model
 
+    _check_finite_horizon(mdp)
     pi = _policy_array(mdp, policy, "policy")
     pi2 = _policy_array(mdp, other, "other")
     P, R = _dense_model(mdp)

@@ -302,6 +302,45 @@ def _number(name: str, value, *, positive: bool = False, allow_zero: bool = True
     return v
 
 
+def _real_array(name: str, x) -> np.ndarray:
+    """``x`` as a C-contiguous float array (the memory layout must not change the rounding of
+    the products); complex numbers and non-numbers raise ``TypeError`` naming it."""
+    if np.iscomplexobj(x):
+        raise TypeError(f"{name}: expected real numbers, got complex values")
+    try:
+        return np.ascontiguousarray(x, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected an array of numbers ({exc})") from None
+
+
+def _distributions(name: str, x, *, normalized: bool) -> np.ndarray:
+    """Finite non-negative weights along the last axis, each row with positive mass (and
+    summing to one within ``SYM_TOL`` when ``normalized``)."""
+    arr = _real_array(name, x)
+    if arr.ndim == 0 or arr.shape[-1] == 0:
+        raise ValueError(f"{name} has shape {arr.shape}, expected (..., n) with n >= 1")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(f"{name} must be finite and non-negative")
+    s = arr.sum(-1)
+    if np.any(s <= 0):
+        raise ValueError(f"{name} has a row with no mass (all zeros)")
+    if normalized and np.any(np.abs(s - 1) > SYM_TOL):
+        worst = float(s.ravel()[np.argmax(np.abs(s - 1).ravel())])
+        raise ValueError(f"{name} sums to {worst:.12g}, expected 1 within {SYM_TOL:g}")
+    return arr
+
+
+def _broadcast(names: tuple, *arrays) -> None:
+    """The arrays share their last axis (the responses) and broadcast on the leading ones."""
+    try:
+        if len({a.shape[-1:] for a in arrays}) > 1:
+            raise ValueError
+        np.broadcast_shapes(*(a.shape for a in arrays))
+    except ValueError:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays, strict=True))
+        raise ValueError(f"shapes do not match: {shapes}") from None
+
+
 def check_preference_matrix(P, *, name: str = "P", atol: float = SYM_TOL) -> np.ndarray:
     r"""Validate a preference matrix and return it as a float array.
 
@@ -316,10 +355,7 @@ def check_preference_matrix(P, *, name: str = "P", atol: float = SYM_TOL) -> np.
         Wrong shape, non-finite entries, entries outside [0, 1], or ``P + P^T != 1``; the message
         names the first offending entry.
     """
-    try:
-        arr = np.asarray(P, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: expected an array of numbers ({exc})") from None
+    arr = _real_array(name, P)
     if arr.ndim not in (2, 3) or arr.shape[-1] != arr.shape[-2] or arr.shape[-1] == 0:
         raise ValueError(
             f"{name} has shape {arr.shape}, expected a square (n, n) matrix or a batch (X, n, n)"
@@ -348,10 +384,7 @@ def check_preference_matrix(P, *, name: str = "P", atol: float = SYM_TOL) -> np.
 
 
 def _policy(pi, n: int, name: str, batch: int | None = None, allow_zero=True) -> np.ndarray:
-    try:
-        arr = np.asarray(pi, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: expected an array of probabilities ({exc})") from None
+    arr = _real_array(name, pi)
     if arr.shape[-1:] != (n,) or arr.ndim == 0:
         raise ValueError(f"{name} has shape {arr.shape}, expected (..., {n}) to match P")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
@@ -365,12 +398,12 @@ def _policy(pi, n: int, name: str, batch: int | None = None, allow_zero=True) ->
     return arr
 
 
-def _reference(ref, n: int, batch_shape=()) -> np.ndarray:
+def _reference(ref, n: int, batch_shape=(), name: str = "ref") -> np.ndarray:
     if ref is None:
         return np.full(batch_shape + (n,), 1.0 / n)
-    arr = _policy(ref, n, "ref")
+    arr = _policy(ref, n, name)
     if arr.ndim > 1 and arr.shape[:-1] != batch_shape:
-        raise ValueError(f"ref has shape {arr.shape}, expected ({n},) or {batch_shape + (n,)}")
+        raise ValueError(f"{name} has shape {arr.shape}, expected ({n},) or {batch_shape + (n,)}")
     return np.broadcast_to(arr, batch_shape + (n,)).copy()
 
 
@@ -425,7 +458,7 @@ def bradley_terry(r) -> np.ndarray:
     ``r`` is ``(n,)`` or ``(X, n)`` (one reward vector per prompt). Exactly
     :math:`P + P^\top = 1` up to rounding (computed as :math:`\tfrac12(1 + \tanh(\Delta/2))`).
     """
-    arr = np.asarray(r, dtype=float)
+    arr = _real_array("r", r)
     if arr.ndim not in (1, 2) or arr.shape[-1] == 0:
         raise ValueError(f"r has shape {arr.shape}, expected (n,) or (X, n)")
     if not np.all(np.isfinite(arr)):
@@ -437,7 +470,7 @@ def bradley_terry(r) -> np.ndarray:
 def random_tournament(n: int, rng=None) -> np.ndarray:
     """Random tournament (instance I3): ``P[i, j]`` in {0, 1} off the diagonal, diagonal 1/2."""
     rng = as_rng(rng)
-    if not isinstance(n, (int, np.integer)) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n = {n!r} must be a positive integer")
     up = rng.integers(0, 2, size=(n, n)).astype(float)
     P = np.triu(up, 1)
@@ -450,8 +483,11 @@ def random_preference(n: int, rng=None, *, batch: int | None = None) -> np.ndarr
     r"""Random "soft" preference matrix (instance I4): :math:`P = \tfrac12 + (U - U^\top)/2`,
     :math:`U_{ij} \sim \mathcal U(-\tfrac12, \tfrac12)`; ``batch`` gives ``(batch, n, n)``."""
     rng = as_rng(rng)
-    if not isinstance(n, (int, np.integer)) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n = {n!r} must be a positive integer")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, (int, np.integer))
+                              or batch < 1):
+        raise ValueError(f"batch = {batch!r} must be None or a positive integer")
     shape = (n, n) if batch is None else (int(batch), n, n)
     U = rng.uniform(-0.5, 0.5, size=shape)
     return 0.5 + (U - np.swapaxes(U, -1, -2)) / 2.0
@@ -484,7 +520,8 @@ def exploitability(P, pi, beta: float = 0.0, ref=None) -> np.ndarray | float:
     The duality gap of :math:`(\pi, \pi)` is twice this number.
 
     ``pi`` may carry leading axes (e.g. iterates ``(T, n)``, or ``(T, X, n)`` for a batch of
-    prompts); the result has those axes. Negative values of order ``1e-16`` are rounding.
+    prompts); the result has those axes. Negative values of order ``1e-16 max(1, beta)`` are
+    rounding (the terms of order one are multiplied by ``beta`` and cancel against 1/2).
     """
     P = check_preference_matrix(P)
     n = P.shape[-1]
@@ -511,7 +548,12 @@ def kl_best_response(g, anchor, c: float) -> np.ndarray:
     r""":math:`\arg\max_\pi \langle\pi, g\rangle - c\,\mathrm{KL}(\pi\|\mu)
     = \mathrm{softmax}(\log\mu + g/c)` (``c > 0``; last axis)."""
     c = _number("c", c, positive=True)
-    return _softmax(_log(np.asarray(anchor, dtype=float)) + np.asarray(g, dtype=float) / c)
+    g = _real_array("g", g)
+    if not np.all(np.isfinite(g)):
+        raise ValueError("g must be finite")
+    anchor = _distributions("anchor", anchor, normalized=False)
+    _broadcast(("g", "anchor"), g, anchor)
+    return _softmax(_log(anchor) + g / c)
 
 
 def geometric_mixture(pi, mu, w: float) -> np.ndarray:
@@ -519,9 +561,15 @@ def geometric_mixture(pi, mu, w: float) -> np.ndarray:
     w = _number("w", w)
     if w > 1:
         raise ValueError(f"w = {w!r} must lie in [0, 1]")
-    lp = (1 - w) * _log(np.asarray(pi, dtype=float)) if w < 1 else 0.0
-    lm = w * _log(np.asarray(mu, dtype=float)) if w > 0 else 0.0
-    return _softmax(lp + lm)
+    pi = _distributions("pi", pi, normalized=False)
+    mu = _distributions("mu", mu, normalized=False)
+    _broadcast(("pi", "mu"), pi, mu)
+    lp = (1 - w) * _log(pi) if w < 1 else 0.0
+    lm = w * _log(mu) if w > 0 else 0.0
+    z = lp + lm
+    if not np.all(np.isfinite(np.max(z, axis=-1))):
+        raise ValueError("pi and mu have disjoint supports: their geometric mixture is undefined")
+    return _softmax(z)
 
 
 # ------------------------------------------------------------------------- equilibrium
@@ -665,6 +713,8 @@ def regularized_equilibrium(
             "(beta = 0 is the unregularized game: use minimax_winner)"
         )
     tol = _number("tol", tol, positive=True)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"max_iter = {max_iter!r} must be a positive integer")
     single = P.ndim == 2
     Pb = P[None] if single else P
     X, n = Pb.shape[0], Pb.shape[-1]
@@ -721,6 +771,8 @@ def minimax_winner(P, *, method: str = "highs") -> Equilibrium:
     from scipy.optimize import linprog
 
     P = check_preference_matrix(P)
+    if method not in ("highs", "highs-ds", "highs-ipm"):
+        raise ValueError(f"method = {method!r}: expected 'highs', 'highs-ds' or 'highs-ipm'")
     if P.ndim == 3:
         res = [minimax_winner(p, method=method) for p in P]
         pol = np.stack([r.policy for r in res])
@@ -764,17 +816,17 @@ def minimax_winner(P, *, method: str = "highs") -> Equilibrium:
 # ------------------------------------------------------------------------- algorithms
 
 
-def _setup(P, beta, ref, pi0, iterations, record_every, beta_positive=True):
+def _setup(P, beta, ref, pi0, iterations, record_every, beta_positive=True, names=("beta", "ref")):
     P = check_preference_matrix(P)
     n = P.shape[-1]
     batch = P.shape[:-2]
     if beta_positive:
-        beta = _number("beta", beta, positive=True)
+        beta = _number(names[0], beta, positive=True)
     else:
-        beta = _number("beta", beta)
-    r = _reference(ref, n, batch)
+        beta = _number(names[0], beta)
+    r = _reference(ref, n, batch, names[1])
     if np.any(r == 0):
-        raise ValueError("ref must be strictly positive for the iterative solvers")
+        raise ValueError(f"{names[1]} must be strictly positive for the iterative solvers")
     if pi0 is None:
         p0 = r.copy() if beta > 0 else np.full(batch + (n,), 1.0 / n)
     else:
@@ -912,7 +964,8 @@ def mmd(
     point is the QRE = :math:`\pi^*_\alpha` with :math:`\pi_{\rm ref}` = ``magnet``. ``eta``
     defaults to ``alpha`` (the repository's perturbed-RPS setting). ``pi0`` defaults to uniform.
     """
-    P, alpha, r, _, T, every = _setup(P, alpha, magnet, None, iterations, record_every)
+    P, alpha, r, _, T, every = _setup(P, alpha, magnet, None, iterations, record_every,
+                                      names=("alpha", "magnet"))
     n = P.shape[-1]
     p0 = (np.full(P.shape[:-2] + (n,), 1.0 / n) if pi0 is None
           else np.broadcast_to(_policy(pi0, n, "pi0", allow_zero=False),

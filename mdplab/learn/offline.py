@@ -131,7 +131,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..mdp import TabularMDP
+from ..mdp import TabularMDP, _as_float_array
 from .offline_data import (
     Coverage,
     EmpiricalModel,
@@ -354,6 +354,8 @@ def behavior_estimate(dataset: OfflineDataset, *, smoothing: float = 0.0) -> np.
     _check_dataset_arg(dataset)
     alpha = _positive("smoothing", smoothing, allow_zero=True)
     n = dataset.counts()
+    if alpha > 1:  # divide through by alpha first: A * alpha may overflow
+        n, alpha = n / alpha, 1.0
     tot = n.sum(-1, keepdims=True) + dataset.A * alpha
     with np.errstate(invalid="ignore", divide="ignore"):
         mu = np.where(tot > 0, (n + alpha) / np.where(tot > 0, tot, 1.0), 1.0 / dataset.A)
@@ -382,18 +384,20 @@ def behavior_regularized(dataset: OfflineDataset, beta: float, *, smoothing: flo
 
 # --------------------------------------------------------------------------- PRDC
 def _embedding_keys(state_embedding, S: int, A: int, beta: float, action_embedding):
-    e = np.asarray(state_embedding, dtype=np.float64)
+    e = _as_float_array("state_embedding", state_embedding)
     if e.ndim == 1:
         e = e[:, None]
     if e.ndim != 2 or e.shape[0] != S:
         raise ValueError(f"state_embedding has shape {e.shape}, expected ({S}, m)")
-    g = np.eye(A) if action_embedding is None else np.asarray(action_embedding, np.float64)
+    g = np.eye(A) if action_embedding is None else _as_float_array("action_embedding",
+                                                                   action_embedding)
     if g.ndim == 1:
         g = g[:, None]
     if g.ndim != 2 or g.shape[0] != A:
         raise ValueError(f"action_embedding has shape {g.shape}, expected ({A}, p)")
-    if not (np.all(np.isfinite(e)) and np.all(np.isfinite(g))):
-        raise ValueError("state_embedding and action_embedding must be finite")
+    for name, arr in (("state_embedding", e), ("action_embedding", g)):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be finite")
     # x(s, a) = (beta e(s), g(a)); beta = inf: state distance dominates (handled by caller)
     return e, g
 
@@ -459,9 +463,11 @@ def prdc(dataset: OfflineDataset, state_embedding, *, beta: float = 2.0, alpha: 
     ``kappa`` (``(H,)``).
     """
     _check_dataset_arg(dataset)
-    beta = float(beta) if np.isinf(beta) else _positive("beta", beta, allow_zero=True)
-    if np.isinf(beta) and beta < 0:
-        raise ValueError("beta must be >= 0")
+    if isinstance(beta, (int, float, np.integer, np.floating)) and not isinstance(beta, bool) \
+            and beta == np.inf:
+        beta = np.inf  # the support constraint
+    else:
+        beta = _positive("beta", beta, allow_zero=True)
     alpha = _positive("alpha", alpha)
     S, A, H = dataset.S, dataset.A, dataset.H
     e, g = _embedding_keys(state_embedding, S, A, beta, action_embedding)

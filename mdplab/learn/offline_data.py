@@ -65,7 +65,7 @@ from pathlib import Path
 import numpy as np
 
 from .._utils import as_rng
-from ..mdp import TabularMDP, check_policy
+from ..mdp import TabularMDP, _as_float_array, check_policy
 
 __all__ = [
     "Coverage",
@@ -101,7 +101,7 @@ def _check_finite_horizon(mdp, name: str = "mdp") -> TabularMDP:
 
 def _full_policy(mdp: TabularMDP, policy, name: str) -> np.ndarray:
     """``policy`` validated and broadcast to ``(H, S, A)``."""
-    arr = np.asarray(policy, dtype=np.float64) if policy is not None else None
+    arr = _as_float_array(name, policy) if policy is not None else None
     if arr is not None and arr.shape == (mdp.S, mdp.A):
         arr = np.broadcast_to(arr, (mdp.H, mdp.S, mdp.A))
     pi = check_policy(mdp, arr, name=name)
@@ -164,10 +164,7 @@ class OfflineDataset:
             object.__setattr__(self, name, int(v))
         states = _int_array("states", self.states, 2)
         actions = _int_array("actions", self.actions, 2)
-        try:
-            rewards = np.array(self.rewards, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"rewards: expected an array of numbers ({exc})") from None
+        rewards = _as_float_array("rewards", self.rewards)  # TypeError for complex, strings
         if actions.shape[0] == 0 or states.shape[0] == 0:
             raise ValueError("the data set is empty: states/actions have 0 trajectories")
         N, H = actions.shape
@@ -277,6 +274,11 @@ class OfflineDataset:
 
 def _int_array(name: str, x, ndim: int) -> np.ndarray:
     arr = np.asarray(x)
+    if arr.dtype.kind == "O":  # an object array of numbers is accepted like a list
+        try:
+            arr = np.array(arr.tolist())
+        except (TypeError, ValueError):
+            pass
     if arr.ndim != ndim:
         raise ValueError(f"{name} has shape {arr.shape}, expected a {ndim}-d array")
     if arr.dtype.kind in "iu":
@@ -298,6 +300,8 @@ def load_dataset(path) -> OfflineDataset:
     truncated or corrupted file, a file that is not an mdplab data set, missing or unexpected
     keys, wrong dtypes or shapes, and out-of-range indices.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a file path, got {type(path).__name__}")
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such data set file: {path}")

@@ -323,7 +323,7 @@ def sample_preferences(P, n_pairs: int, rng=None, mu=None) -> PreferenceData:
     if isinstance(n_pairs, bool) or not isinstance(n_pairs, (int, np.integer)) or n_pairs < 0:
         raise ValueError(f"n_pairs = {n_pairs!r} must be a non-negative integer")
     rng = as_rng(rng)
-    m = _reference(mu, n)
+    m = _reference(mu, n, (), "mu")
     y = rng.choice(n, size=n_pairs, p=m)
     yp = rng.choice(n, size=n_pairs, p=m)
     win = rng.random(n_pairs) < P[y, yp]
@@ -451,7 +451,7 @@ def _fit_reward(P, mu, data, r_max, anchor=None, who="dpo_optimum"):
     if data is not None:
         W = _check_data(data, n).counts()
     else:
-        m = _reference(mu, n)
+        m = _reference(mu, n, (), "mu")
         W = np.outer(m, m) * P
     if r_max is not None:
         return bradley_terry_mle_bounded(W, r_max, anchor=anchor).reward
@@ -510,7 +510,7 @@ def ipo_optimum(P, tau: float, ref=None, mu=None, data: PreferenceData | None = 
         g = np.linalg.lstsq(L, b, rcond=None)[0]
         with np.errstate(divide="ignore"):
             return PolicyOptimum(_softmax(np.log(ref) + g), tau, "ipo", tau * g)
-    m = _reference(mu, n)
+    m = _reference(mu, n, (), "mu")
     with np.errstate(divide="ignore"):
         return PolicyOptimum(_softmax(np.log(ref) + (P @ m) / tau), tau, "ipo", P @ m)
 

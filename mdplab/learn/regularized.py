@@ -90,7 +90,7 @@ import numpy as np
 import pandas as pd
 
 from .._utils import as_rng, spawn
-from ..mdp import TabularMDP
+from ..mdp import TabularMDP, _as_float_array
 from . import _kernels as _k
 from .online import Learner, _check_delta, _check_positive
 
@@ -101,7 +101,7 @@ def _check_ref_array(ref, S: int, A: int, H: int, name: str = "ref") -> np.ndarr
     """``ref`` as ``(Hf, S, A)`` floats (``Hf in {1, H}``); ``None`` is uniform."""
     if ref is None:
         return np.full((1, S, A), 1.0 / A)
-    arr = np.array(ref, dtype=np.float64)
+    arr = _as_float_array(name, ref)  # TypeError naming it for complex / non-numeric input
     if arr.shape == (S, A):
         arr = arr[None]
     if arr.shape not in ((1, S, A), (H, S, A)):
@@ -190,7 +190,7 @@ class RegularizedUCBVI(Learner):
         _check_delta(self.delta)
         _check_positive("scale", self.scale, allow_zero=True)
         if self.ref is not None:
-            arr = np.array(self.ref, dtype=np.float64)
+            arr = _as_float_array("ref", self.ref)
             arr.setflags(write=False)
             object.__setattr__(self, "ref", arr)
 
@@ -255,7 +255,9 @@ def identify(
             f"learner: expected a RegularizedUCBVI (it exposes a certified gap), got "
             f"{type(learner).__name__}")
     _check_mdp_for_learning(mdp)
-    eps = np.atleast_1d(np.asarray(epsilon, dtype=float))
+    eps = np.atleast_1d(_as_float_array("epsilon", epsilon))
+    if np.asarray(epsilon).dtype.kind in "USb":
+        raise TypeError(f"epsilon: expected positive numbers, got {epsilon!r}")
     if eps.ndim != 1 or eps.size == 0 or not np.all(np.isfinite(eps) & (eps > 0)):
         raise ValueError(f"epsilon = {epsilon!r}: expected positive finite accuracies")
     K = _check_int("max_episodes", max_episodes, 1)

@@ -24,10 +24,13 @@ computed by forward propagation of the state distribution (a Numba kernel,
 
 The regret is the pseudo-regret (expected value of the played policy, not the realised
 return), so curves are exact rather than estimated. A regret can be negative by rounding
-(~1e-14) when the optimal policy is played. ``record_every = m > 1`` keeps only the rows of
-episodes ``k`` with ``k % m == 0``, of a geometric grid (about 20 points per decade) and of the
-last episode; every episode is still evaluated exactly and ``cum_regret`` is exact on every row
-kept.
+when the optimal policy is played: about ``1e-14`` at ``beta = 0``, and up to
+``64 eps H (1 + beta)`` (``eps`` = machine epsilon) at temperature ``beta``, because a float
+policy sums to one only within ~``1e-16``, so ``beta * KL`` is only defined to ~``beta * 1e-16``
+per step (``tests/test_extremes_learn.py`` checks values against mpmath).
+``record_every = m > 1`` keeps only the rows of episodes ``k`` with ``k % m == 0``, of a
+geometric grid (about 20 points per decade) and of the last episode; every episode is still
+evaluated exactly and ``cum_regret`` is exact on every row kept.
 
 Observed rewards are the expected rewards ``R_h(s, a)`` (``rewards="expected"``) or
 Bernoulli draws with that mean (``rewards="bernoulli"``); both need ``R`` in [0, 1].
@@ -38,6 +41,14 @@ agent, the environment generator, the block of pre-drawn uniforms and the record
 ``os.replace``). Calling :func:`run` again with the same arguments resumes from the last block
 and produces the same log bit for bit (the ``seconds`` column aside); the checkpoint carries a
 SHA-256 fingerprint of the arguments and initial generator states, so a different run refuses it.
+A checkpoint that cannot be unpickled, misses or adds keys, or holds values of the wrong type,
+shape or dtype (hand-edited, truncated) raises ``ValueError`` naming the file before anything is
+used. Checkpoints are pickles: resume only from files you wrote.
+
+The runner checks every policy a learner proposes before the compiled kernels read it: a real
+``(H, S, A)`` array whose rows are distributions within ``1e-9`` (lists and other real dtypes
+are converted); anything else raises ``TypeError`` / ``ValueError`` naming the learner and the
+episode, instead of out-of-bounds reads or NaN values in the log.
 """
 
 from __future__ import annotations
@@ -133,6 +144,111 @@ def _write_atomic(path: Path, state: dict) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+#: Tolerance on the row sums of a learner's policy (that of :func:`mdplab.mdp.check_policy`).
+_POLICY_TOL = 1e-9
+_STATE_KEYS = ("fingerprint", "k", "elapsed", "agent", "env_rng", "u_block", "values", "kls",
+               "seconds")
+
+
+def _checked_policy(pi, shape: tuple, k: int, learner) -> np.ndarray:
+    """The policy a learner proposed for episode ``k``, checked before the compiled kernels
+    read it: a real ``(H, S, A)`` array (converted to contiguous float64 if needed) whose rows
+    are distributions. A bad policy raises instead of being sampled from (out-of-bounds reads
+    or a NaN value in the log)."""
+    if type(pi) is not np.ndarray or pi.dtype != np.float64 or not pi.flags.c_contiguous:
+        arr = np.asarray(pi) if isinstance(pi, (np.ndarray, list, tuple)) else None
+        if arr is not None and arr.dtype.kind == "O":  # object array of numbers: like a list
+            with contextlib.suppress(TypeError, ValueError):
+                arr = np.array(arr.tolist())
+        if arr is None or arr.dtype.kind not in "biuf":
+            what = type(pi).__name__ if arr is None else f"dtype {arr.dtype}"
+            raise TypeError(f"learner {type(learner).__name__}: the policy of "
+                            f"episode {k} must be a real array of shape {shape}, got {what}")
+        pi = np.ascontiguousarray(arr, dtype=np.float64)
+    if pi.shape != shape:
+        raise ValueError(f"learner {type(learner).__name__}: the policy of episode "
+                         f"{k} has shape {pi.shape}, expected (H, S, A) = {shape}")
+    bad = _k.first_invalid_row(pi, _POLICY_TOL)
+    if bad >= 0:
+        h, s = divmod(int(bad), shape[1])
+        raise ValueError(
+            f"learner {type(learner).__name__}: the policy of episode {k} is not a "
+            f"distribution at step {h}, state {s}: pi[{h}, {s}, :] = {pi[h, s].tolist()} "
+            f"(entries must lie in [0, 1] and sum to 1 within {_POLICY_TOL:g})")
+    return pi
+
+
+def _load_checkpoint(path: Path, fingerprint: str, learner, sizes: tuple) -> dict:
+    """Read and validate a checkpoint written by :func:`run` (everything is checked before
+    anything is used: a torn, hand-edited or foreign file raises ``ValueError`` naming it).
+
+    Checkpoints are pickles: only resume from files you wrote yourself."""
+    S, A, H, K = sizes
+    bad = f"checkpoint = {str(path)!r} is not a valid mdplab learning checkpoint"
+    try:
+        with open(path, "rb") as f:
+            state = pickle.load(f)
+    except Exception as exc:  # truncated, corrupted, not a pickle, unknown classes, ...
+        raise ValueError(f"{bad}: it cannot be read ({type(exc).__name__}: {exc}); delete it "
+                         "to start afresh") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{bad}: it holds a {type(state).__name__}, expected a dict")
+    missing = [key for key in _STATE_KEYS if key not in state]
+    extra = sorted(str(key) for key in state if key not in _STATE_KEYS)
+    if missing or extra:
+        raise ValueError(f"{bad}: missing keys {missing}, unexpected keys {extra}")
+    if state["fingerprint"] != fingerprint:
+        raise ValueError(
+            f"checkpoint = {str(path)!r} was written by a run with different "
+            "arguments (learner, model, episodes, record_every, beta, ref, rewards or rng); "
+            "delete it or pass another path"
+        )
+    k = state["k"]
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= K:
+        raise ValueError(f"{bad}: 'k' = {k!r}, expected an episode count in [1, {K}]")
+    k = int(k)
+    el = state["elapsed"]
+    if isinstance(el, bool) or not isinstance(el, (int, float, np.floating)) or not (
+            np.isfinite(el) and el >= 0):
+        raise ValueError(f"{bad}: 'elapsed' = {el!r}, expected a finite number >= 0")
+    for key in ("values", "kls", "seconds"):
+        arr = state[key]
+        if not (isinstance(arr, np.ndarray) and arr.dtype == np.float64 and arr.shape == (k,)):
+            what = (f"dtype {arr.dtype}, shape {arr.shape}" if isinstance(arr, np.ndarray)
+                    else type(arr).__name__)
+            raise ValueError(f"{bad}: {key!r} must be a float64 array of shape ({k},), got "
+                             f"{what}")
+        if np.isnan(arr).any():
+            raise ValueError(f"{bad}: {key!r} contains NaN")
+    if not isinstance(state["env_rng"], np.random.Generator):
+        raise ValueError(f"{bad}: 'env_rng' is a {type(state['env_rng']).__name__}, expected a "
+                         "numpy Generator")
+    if k < K and k % _BLOCK:
+        u = state["u_block"]
+        rows = min(_BLOCK, K - (k // _BLOCK) * _BLOCK)
+        if not (isinstance(u, np.ndarray) and u.dtype == np.float64
+                and u.shape == (rows, 3 * H + 1) and np.all((u >= 0) & (u < 1))):
+            raise ValueError(f"{bad}: 'u_block' must be a float64 array of shape "
+                             f"({rows}, {3 * H + 1}) of uniforms in [0, 1)")
+    # the agent: same class as a fresh one, same array attributes (shape, dtype), no NaN
+    agent, fresh = state["agent"], learner.start(S, A, H, K, np.random.default_rng(0))
+    if type(agent) is not type(fresh):
+        raise ValueError(f"{bad}: its agent is a {type(agent).__name__}, expected "
+                         f"{type(fresh).__name__}")
+    own = getattr(agent, "__dict__", {})
+    for name, ref in getattr(fresh, "__dict__", {}).items():
+        if not isinstance(ref, np.ndarray):
+            continue
+        got = own.get(name)
+        if not (isinstance(got, np.ndarray) and got.dtype == ref.dtype
+                and got.shape == ref.shape):
+            raise ValueError(f"{bad}: agent attribute {name!r} must be a {ref.dtype} array of "
+                             f"shape {ref.shape}")
+        if got.dtype.kind == "f" and np.isnan(got).any():
+            raise ValueError(f"{bad}: agent attribute {name!r} contains NaN")
+    return state
 
 
 def _dense_model(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
@@ -274,14 +390,7 @@ def run(
         fingerprint = _fingerprint(learner, P, R, mu, ref_arr, (K, every, beta, rewards),
                                    env_rng.bit_generator.state, agent_rng.bit_generator.state)
     if checkpoint is not None and checkpoint.exists():
-        with open(checkpoint, "rb") as f:
-            state = pickle.load(f)
-        if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
-            raise ValueError(
-                f"checkpoint = {str(checkpoint)!r} was written by a run with different "
-                "arguments (learner, model, episodes, record_every, beta, ref, rewards or rng); "
-                "delete it or pass another path"
-            )
+        state = _load_checkpoint(checkpoint, fingerprint, learner, (S, A, H, K))
         k0, elapsed0 = state["k"], state["elapsed"]
         agent, env_rng, u_block = state["agent"], state["env_rng"], state["u_block"]
         values[:k0], kls[:k0], seconds[:k0] = state["values"], state["kls"], state["seconds"]
@@ -315,6 +424,7 @@ def run(
             pi = agent.policy()
             if callback is not None:
                 callback(k + 1, agent, pi)
+            pi = _checked_policy(pi, (H, S, A), k + 1, learner)
             _k.sample_episode(Pcdf, R, mu_cdf, pi, u_block[k % _BLOCK], bern, states, actions,
                               obs)
             J, kl = _k.policy_value(P, R, mu, pi, logref)

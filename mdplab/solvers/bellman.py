@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._utils import kl_divergence
-from ..mdp import TabularMDP, _check_rows_sum_to_one
+from ..mdp import TabularMDP, _as_float_array, _check_rows_sum_to_one
 
 __all__ = [
     "q_values",
@@ -61,7 +61,7 @@ def check_ref(mdp: TabularMDP, ref, name: str = "ref") -> np.ndarray:
     S, A = mdp.S, mdp.A
     if ref is None:
         return np.full((S, A), 1.0 / A)
-    ref = np.array(ref, dtype=np.float64)
+    ref = _as_float_array(name, ref)  # TypeError naming it for complex / non-numeric input
     ok = {(S, A)} if mdp.discounted else {(S, A), (mdp.H, S, A)}
     if ref.shape not in ok:
         raise ValueError(f"{name} has shape {ref.shape}, expected one of {sorted(ok)}")
