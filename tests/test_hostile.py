@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_hostile_learn import EXACT, HOW, mangle  # one definition of the variants
 
 import mdplab as ml
 
@@ -23,46 +24,6 @@ def clean_model(S, A, seed):
     R = rng.normal(size=(S, A))
     return P, R
 
-
-def mangle(arr, how, rng):
-    """A hostile variant of a clean float array."""
-    if how == "list":
-        return arr.tolist()
-    if how == "float32":
-        return arr.astype(np.float32)
-    if how == "object":
-        return arr.astype(object)
-    if how == "int":
-        return np.round(arr).astype(np.int64)
-    if how == "bool":
-        return arr > 0.5
-    if how == "complex":
-        return arr.astype(np.complex128)
-    if how == "nan":
-        out = arr.copy()
-        out.flat[rng.integers(out.size)] = np.nan
-        return out
-    if how == "inf":
-        out = arr.copy()
-        out.flat[rng.integers(out.size)] = -np.inf
-        return out
-    if how == "fortran":
-        return np.asfortranarray(arr)
-    if how == "strided":
-        big = np.repeat(arr, 2, axis=-1)
-        return big[..., ::2]
-    if how == "readonly":
-        out = arr.copy()
-        out.flags.writeable = False
-        return out
-    if how == "wrong-shape":
-        return arr[..., :-1] if arr.shape[-1] > 1 else arr[None]
-    raise AssertionError(how)
-
-
-HOW = ["list", "float32", "object", "int", "bool", "complex", "nan", "inf", "fortran",
-       "strided", "readonly", "wrong-shape"]
-EXACT = {"list", "object", "fortran", "strided", "readonly"}  # must give the clean answer
 
 
 @SETTINGS

@@ -41,7 +41,7 @@ REJECT = {"complex", "nan", "inf"}  # must be rejected
 
 
 def mangle(arr, how, rng):
-    """A hostile variant of a clean array (the variants of ``tests/test_hostile.py``)."""
+    """A hostile variant of a clean array (shared with ``tests/test_hostile.py``)."""
     arr = np.asarray(arr)
     if how == "list":
         return arr.tolist()
