@@ -56,7 +56,7 @@ def test_bellman_csr_and_policy_kernels(beta):
     V = rng.normal(size=S)
     Q = np.empty((S, A))
     out = np.empty(S)
-    K.bellman_csr(P.indptr, P.indices, P.data, R, ref, V, 0.9, beta, Q, out)
+    K.bellman_csr(P.indptr, P.indices, P.data, R, ref, V, 0.9, beta, Q, out, np.zeros(0, np.int64))
     Q_np = R + 0.9 * (dense @ V)
     np.testing.assert_allclose(Q, Q_np, rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(out, B.soft_max(Q_np, beta, ref), rtol=1e-14, atol=1e-14)
@@ -147,3 +147,86 @@ def test_select_rows_csr_matches_scipy_row_indexing():
     ptr, ind, dat = K.select_rows_csr(P.indptr, P.indices, P.data, A, actions)
     got = sp.csr_array((dat, ind, ptr), shape=(S, S)).toarray()
     np.testing.assert_array_equal(got, P[np.arange(S) * A + actions].toarray())
+
+
+def _random_csr(rng, S, A, conc=0.2, cut=0.02):
+    dense = rng.dirichlet(np.full(S, conc), size=(S, A))
+    dense[dense < cut] = 0.0
+    dense /= dense.sum(-1, keepdims=True)
+    return dense, sp.csr_array(dense.reshape(S * A, S))
+
+
+@pytest.mark.parametrize("build", ["serial", "parallel"])
+def test_bellman_csr_records_the_greedy_actions_of_policy_from_q(build):
+    """Actions recorded during the sweep = argmax on ref's support, ties to the lowest index."""
+    rng = np.random.default_rng(11)
+    S, A = 60, 4
+    dense, _ = _random_csr(rng, S, A)
+    dense[:, 2] = dense[:, 1]  # actions 1 and 2 tie exactly wherever their rewards tie
+    P = sp.csr_array(dense.reshape(S * A, S))
+    R = rng.integers(0, 3, size=(S, A)).astype(float)
+    R[:, 2] = R[:, 1]
+    ref = _ref_with_zeros(rng, S, A)
+    V = rng.normal(size=S)
+    Q, out, actions = np.empty((S, A)), np.empty(S), np.full(S, -7, dtype=np.int64)
+    getattr(K.bellman_csr, build)(P.indptr, P.indices, P.data, R, ref, V, 0.9, 0.0, Q, out,
+                                  actions)
+    Q_np = np.where(ref > 0, R + 0.9 * (dense @ V), -np.inf)
+    np.testing.assert_array_equal(actions, np.argmax(Q_np, axis=1))  # numpy: first maximum
+    assert np.any(Q_np[:, 1] == Q_np[:, 2])  # the tie case is exercised
+    greedy, r_pi = np.empty(S, dtype=np.int64), np.empty(S)
+    getattr(K.greedy_actions, build)(Q, ref, R, greedy, r_pi)
+    np.testing.assert_array_equal(greedy, actions)
+    np.testing.assert_array_equal(r_pi, R[np.arange(S), actions])
+    # beta > 0 leaves the array untouched
+    actions[:] = -7
+    getattr(K.bellman_csr, build)(P.indptr, P.indices, P.data, R, ref, V, 0.9, 0.5, Q, out,
+                                  actions)
+    assert np.all(actions == -7)
+
+
+@pytest.mark.parametrize("build", ["serial", "parallel"])
+def test_action_sweeps_match_numpy_on_the_chosen_rows(build):
+    rng = np.random.default_rng(12)
+    S, A = 30, 3
+    dense, P = _random_csr(rng, S, A)
+    actions = rng.integers(A, size=S)
+    P_pi = dense[np.arange(S), actions]
+    r = rng.random(S)
+    V0 = rng.normal(size=S)
+    kern = getattr(K.action_sweeps_csr, build)
+    for n in (1, 2, 7):  # odd and even numbers of sweeps (the buffers alternate)
+        expected = V0.copy()
+        for _ in range(n):
+            expected = r + 0.8 * P_pi @ expected
+        V = V0.copy()
+        assert kern(P.indptr, P.indices, P.data, actions, r, V, 0.8, n, np.empty(S), 0.0) == n
+        np.testing.assert_allclose(V, expected, rtol=1e-13, atol=1e-13)
+    # adaptive stop, against the same rule computed with numpy
+    W, k_expect = V0.copy(), 0
+    for k in range(1, 60):
+        new = r + 0.8 * P_pi @ W
+        span = np.ptp(new - W)
+        W, k_expect = new, k
+        if span <= 0.02:
+            break
+    V = V0.copy()
+    done = kern(P.indptr, P.indices, P.data, actions, r, V, 0.8, 59, np.empty(S), 0.02)
+    assert done == k_expect and 1 < done < 59
+    np.testing.assert_allclose(V, W, rtol=1e-13, atol=1e-13)
+
+
+def test_select_rows_csr_parallel_copy_on_a_large_gather():
+    """Above the parallel threshold the copy runs in parallel: same arrays as SciPy indexing."""
+    rng = np.random.default_rng(13)
+    S, A, k = 260_000, 2, 4  # 1 040 000 stored entries of P_pi: the copy is parallel
+    cols = rng.integers(S, size=(S * A, k))
+    P = sp.csr_array((rng.random(S * A * k), cols.ravel(), np.arange(0, S * A * k + 1, k)),
+                     shape=(S * A, S))
+    actions = rng.integers(A, size=S)
+    ptr, ind, dat = K.select_rows_csr(P.indptr, P.indices, P.data, A, actions)
+    assert ptr[-1] >= K.PARALLEL_MIN_WORK
+    expected = P[np.arange(S) * A + actions]
+    np.testing.assert_array_equal(ptr, expected.indptr)
+    np.testing.assert_array_equal(ind, expected.indices)
+    np.testing.assert_array_equal(dat, expected.data)

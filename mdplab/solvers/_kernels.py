@@ -88,9 +88,13 @@ def _soft_value(Q, ref, s, beta):
 
 @nb.njit(inline="always", **_JIT)
 def _row_dot(indptr, indices, data, row, V):
-    """P[row] . V for a CSR matrix (unsigned gather index: no negative-index wraparound)."""
+    """P[row] . V for a CSR matrix.
+
+    The loop counter and the gather index are unsigned: Numba then emits no negative-index
+    wraparound code in the inner loop (measured 1.3-1.6x faster than signed indices, on par
+    with SciPy's C matvec on one thread)."""
     acc = 0.0
-    for k in range(indptr[row], indptr[row + 1]):
+    for k in range(nb.uintp(indptr[row]), nb.uintp(indptr[row + 1])):
         acc += data[k] * V[nb.uintp(indices[k])]
     return acc
 
@@ -103,13 +107,22 @@ def soft_max_rows(Q, ref, beta, out):
 
 
 @_SerialOrParallel
-def bellman_csr(indptr, indices, data, R, ref, V, gamma, beta, Q, out):
-    """Q[s, a] = R[s, a] + gamma * P[s*A + a] . V and out[s] = soft max of Q[s, :]."""
+def bellman_csr(indptr, indices, data, R, ref, V, gamma, beta, Q, out, actions):
+    """Q[s, a] = R[s, a] + gamma * P[s*A + a] . V and out[s] = soft max of Q[s, :].
+
+    With ``beta == 0`` and a non-empty ``actions`` (length S), also records the greedy action
+    (the lowest index attaining the maximum on ref's support, as :func:`policy_from_q`)."""
     S, A = R.shape
+    record = beta == 0.0 and actions.shape[0] == S
     for s in nb.prange(S):
         for a in range(A):
             Q[s, a] = R[s, a] + gamma * _row_dot(indptr, indices, data, s * A + a, V)
         out[s] = _soft_value(Q, ref, s, beta)
+        if record:
+            for a in range(A):
+                if ref[s, a] > 0.0 and Q[s, a] == out[s]:
+                    actions[s] = a
+                    break
 
 
 @nb.njit(inline="always", **_JIT)
@@ -132,6 +145,20 @@ def policy_backup_csr(indptr, indices, data, r_pi, pi, V, gamma, out):
         out[s] = r_pi[s] + gamma * _policy_row(indptr, indices, data, pi, V, s)
 
 
+@nb.njit(inline="always", **_JIT)
+def _increment_span(new, old):
+    """max - min of new - old (serial: a reduction)."""
+    lo = np.inf
+    hi = -np.inf
+    for s in range(new.shape[0]):
+        d = new[s] - old[s]
+        if d < lo:
+            lo = d
+        if d > hi:
+            hi = d
+    return hi - lo
+
+
 @_SerialOrParallel
 def policy_sweeps_csr(indptr, indices, data, r_pi, pi, V, gamma, n_sweeps, tmp, stop_span):
     """Up to ``n_sweeps`` Jacobi sweeps ``V <- r_pi + gamma P_pi V`` in place (``tmp``:
@@ -152,43 +179,92 @@ def policy_sweeps_csr(indptr, indices, data, r_pi, pi, V, gamma, n_sweeps, tmp, 
             for s in nb.prange(S):
                 V[s] = r_pi[s] + gamma * _policy_row(indptr, indices, data, pi, tmp, s)
         done = it + 1
-        if stop_span > 0.0:
-            lo = np.inf
-            hi = -np.inf
-            for s in range(S):
-                d = tmp[s] - V[s]
-                if d < lo:
-                    lo = d
-                if d > hi:
-                    hi = d
-            if hi - lo <= stop_span:
-                break
+        if stop_span > 0.0 and _increment_span(tmp, V) <= stop_span:
+            break
     if done % 2 == 1:
         for s in nb.prange(S):
             V[s] = tmp[s]
     return done
 
 
-@nb.njit(cache=True, nogil=True)
-def select_rows_csr(indptr, indices, data, A, actions):
-    """CSR arrays of the rows ``s * A + actions[s]`` of a ``(S*A, S)`` CSR matrix: the
-    transition matrix ``P_pi`` of a deterministic policy (a gather, no sort)."""
+@_SerialOrParallel
+def action_sweeps_csr(indptr, indices, data, actions, r_pi, V, gamma, n_sweeps, tmp, stop_span):
+    """:func:`policy_sweeps_csr` for the deterministic policy ``s -> actions[s]``: each sweep
+    reads only the rows ``s * A + actions[s]`` of ``P`` (as many bytes as a gathered
+    ``P_pi``, without building it)."""
     S = actions.shape[0]
-    out_ptr = np.empty(S + 1, dtype=indptr.dtype)
-    out_ptr[0] = 0
-    for s in range(S):
+    A = (indptr.shape[0] - 1) // S
+    done = 0
+    for it in range(n_sweeps):
+        if it % 2 == 0:
+            for s in nb.prange(S):
+                row = s * A + actions[s]
+                tmp[s] = r_pi[s] + gamma * _row_dot(indptr, indices, data, row, V)
+        else:
+            for s in nb.prange(S):
+                row = s * A + actions[s]
+                V[s] = r_pi[s] + gamma * _row_dot(indptr, indices, data, row, tmp)
+        done = it + 1
+        if stop_span > 0.0 and _increment_span(tmp, V) <= stop_span:
+            break
+    if done % 2 == 1:
+        for s in nb.prange(S):
+            V[s] = tmp[s]
+    return done
+
+
+@_SerialOrParallel
+def row_lengths(indptr, A, actions, out):
+    """out[s] = number of non-zeros of row ``s * A + actions[s]`` of a CSR matrix."""
+    for s in nb.prange(actions.shape[0]):
         row = s * A + actions[s]
-        out_ptr[s + 1] = out_ptr[s] + (indptr[row + 1] - indptr[row])
-    out_ind = np.empty(out_ptr[S], dtype=indices.dtype)
-    out_dat = np.empty(out_ptr[S], dtype=data.dtype)
-    for s in range(S):
+        out[s] = indptr[row + 1] - indptr[row]
+
+
+@_SerialOrParallel
+def copy_rows(indptr, indices, data, A, actions, out_ptr, out_ind, out_dat):
+    """Copy row ``s * A + actions[s]`` to positions ``out_ptr[s]:out_ptr[s + 1]`` (states in
+    parallel: each writes its own slice)."""
+    for s in nb.prange(actions.shape[0]):
         row = s * A + actions[s]
-        start = indptr[row]
-        k = out_ptr[s]
-        for j in range(indptr[row + 1] - start):
+        start = nb.uintp(indptr[row])
+        k = nb.uintp(out_ptr[s])
+        for j in range(nb.uintp(indptr[row + 1]) - start):
             out_ind[k + j] = indices[start + j]
             out_dat[k + j] = data[start + j]
+
+
+def select_rows_csr(indptr, indices, data, A, actions):
+    """CSR arrays of the rows ``s * A + actions[s]`` of a ``(S*A, S)`` CSR matrix: the
+    transition matrix ``P_pi`` of a deterministic policy (a gather, no sort; lengths, prefix
+    sum, then a parallel copy)."""
+    S = actions.shape[0]
+    lengths = np.empty(S, dtype=np.int64)
+    row_lengths(indptr, A, actions, lengths, work=S)
+    out_ptr = np.zeros(S + 1, dtype=indptr.dtype)
+    np.cumsum(lengths, out=out_ptr[1:])
+    nnz = int(out_ptr[S])
+    out_ind = np.empty(nnz, dtype=indices.dtype)
+    out_dat = np.empty(nnz, dtype=data.dtype)
+    copy_rows(indptr, indices, data, A, actions, out_ptr, out_ind, out_dat, work=nnz)
     return out_ptr, out_ind, out_dat
+
+
+@_SerialOrParallel
+def greedy_actions(Q, ref, R, actions, r_pi):
+    """actions[s] = argmax of Q[s, :] on ref's support (ties to the lowest index) and
+    r_pi[s] = R[s, actions[s]]: the greedy policy of :func:`policy_from_q` at beta = 0,
+    without the ``(S, A)`` one-hot array."""
+    S, A = Q.shape
+    for s in nb.prange(S):
+        best = -1
+        m = -np.inf
+        for a in range(A):
+            if ref[s, a] > 0.0 and (best < 0 or Q[s, a] > m):
+                m = Q[s, a]
+                best = a
+        actions[s] = best
+        r_pi[s] = R[s, best]
 
 
 @_SerialOrParallel

@@ -7,7 +7,9 @@
 * ``policy(Q, V)``: greedy (``beta = 0``) or Gibbs policy;
 * ``policy_reward(pi)``: ``r_pi`` including the KL penalty;
 * ``policy_backup(r_pi, pi, V)``: ``T_pi V = r_pi + gamma P_pi V``;
-* ``policy_matrix(pi)``: ``P_pi`` as a dense or CSR ``(S, S)`` matrix.
+* ``policy_matrix(pi)``: ``P_pi`` as a dense or CSR ``(S, S)`` matrix;
+* ``action_matrix(actions)``: the same for a deterministic policy given by its actions
+  (``bellman(V, actions=...)`` records the greedy ones), without an ``(S, A)`` array.
 
 Dense kernels use BLAS for ``P V``; sparse ones the Numba kernels of :mod:`._kernels`.
 """
@@ -37,6 +39,9 @@ def _log_row_sums(ref: np.ndarray) -> np.ndarray:
     return np.log1p((total - 1.0) + err)
 
 
+_NO_ACTIONS = np.zeros(0, dtype=np.int64)
+
+
 class StepOperator:
     def __init__(self, P2, R, gamma: float, beta: float, ref: np.ndarray):
         self.S, self.A = R.shape
@@ -55,8 +60,12 @@ class StepOperator:
         self.log_z = _log_row_sums(self.ref)
 
     # -- the optimality operator -------------------------------------------------
-    def bellman(self, V: np.ndarray, out: np.ndarray | None = None, Q: np.ndarray | None = None):
-        """Return ``(T V, Q)``; writes into ``out``/``Q`` (defaults: fresh / shared buffer)."""
+    def bellman(self, V: np.ndarray, out: np.ndarray | None = None, Q: np.ndarray | None = None,
+                actions: np.ndarray | None = None):
+        """Return ``(T V, Q)``; writes into ``out``/``Q`` (defaults: fresh / shared buffer).
+
+        With ``beta = 0`` and an int64 array ``actions`` of length S, also writes the greedy
+        actions of ``Q`` into it (during the sweep for sparse models)."""
         Q = self.Q if Q is None else Q
         out = np.empty(self.S) if out is None else out
         if self.sparse:
@@ -69,12 +78,15 @@ class StepOperator:
                 self.beta,
                 Q,
                 out,
+                _NO_ACTIONS if actions is None else actions,
             )
         else:
             np.dot(self.P2, V, out=Q.reshape(-1))
             Q *= self.gamma
             Q += self.R
             K.soft_max_rows(Q, self.ref, self.beta, out)
+            if actions is not None and self.beta == 0.0:
+                K.greedy_actions(Q, self.ref, self.R, actions, np.empty(self.S))
         return out, Q
 
     def gauss_seidel(self, V: np.ndarray, forward: bool) -> float:
@@ -95,6 +107,14 @@ class StepOperator:
         pi = np.empty_like(Q)
         K.policy_from_q(Q, V, self.ref, self.beta, pi)
         return pi
+
+    def action_matrix(self, actions: np.ndarray):
+        """``P_pi`` of the deterministic policy ``s -> actions[s]``: its rows of ``P``, as CSR
+        (sparse models) or a dense ``(S, S)`` array."""
+        if not self.sparse:
+            return self.P2.reshape(self.S, self.A, self.S)[np.arange(self.S), actions]
+        ptr, ind, dat = K.select_rows_csr(*self.csr, self.A, actions)
+        return sp.csr_array((dat, ind, ptr), shape=(self.S, self.S))
 
     def policy_reward(self, pi: np.ndarray) -> np.ndarray:
         out = np.empty(self.S)
@@ -136,22 +156,26 @@ class StepOperator:
         return out
 
     def policy_sweeps(self, r_pi, pi, V, n_sweeps: int, P_pi=None,
-                      stop_span: float = 0.0) -> int:
+                      stop_span: float = 0.0, actions=None) -> int:
         """Up to ``n_sweeps`` applications of ``T_pi`` to ``V`` in place (partial evaluation);
         returns the number done. ``stop_span > 0`` stops early once one sweep's increment has
         a span (max - min) of at most ``stop_span``.
 
-        With a prebuilt ``P_pi`` (deterministic policies) the sweeps stream through that compact
-        ``(S, S)`` matrix, which stays in cache; otherwise through the rows of ``P`` that ``pi``
-        uses."""
+        A deterministic policy can be given as ``actions`` (``pi`` is then ignored): its
+        ``P_pi`` is gathered first. With a prebuilt ``P_pi`` the sweeps stream through that
+        compact ``(S, S)`` matrix; otherwise through the rows of ``P`` that ``pi`` uses."""
+        if actions is not None:
+            # gathering P_pi (parallel copy) costs about one sweep; sweeping the compact copy
+            # is faster than striding through P's rows once it no longer fits in cache
+            P_pi = self.action_matrix(actions)
         if P_pi is not None and sp.issparse(P_pi):
             P_pi = sp.csr_array(P_pi)
-            return K.policy_sweeps_csr(
+            return K.action_sweeps_csr(
                 P_pi.indptr,
                 P_pi.indices,
                 P_pi.data,
+                np.zeros(self.S, dtype=np.int64),  # row s of P_pi is "action 0 of state s"
                 r_pi,
-                np.ones((self.S, 1)),
                 V,
                 self.gamma,
                 n_sweeps,
@@ -187,8 +211,7 @@ class StepOperator:
             return np.einsum("sa,sat->st", pi, self.P2.reshape(S, A, S))
         actions = pi.argmax(axis=1)
         if np.all(pi[np.arange(S), actions] == 1.0):  # deterministic: gather the chosen rows
-            ptr, ind, dat = K.select_rows_csr(*self.csr, A, actions)
-            return sp.csr_array((dat, ind, ptr), shape=(S, S))
+            return self.action_matrix(actions)
         rows, cols = np.nonzero(pi)
         weights = sp.csr_array((pi[rows, cols], (rows, rows * A + cols)), shape=(S, S * A))
         return (weights @ self.P2).tocsr()

@@ -378,22 +378,26 @@ def modified_policy_iteration(
     TV = np.empty_like(V)
     history = []
     deterministic = op.beta == 0.0
+    actions = np.zeros(op.S, dtype=np.int64) if deterministic else None
     for k in range(1, max_iter + 1):
-        _, Q = op.bellman(V, out=TV)
+        _, Q = op.bellman(V, out=TV, actions=actions)
         br = _Bracket(V, TV, op.gamma)
         history.append(br.residual)
         done = _done(op, br, V, k, "mpi", tol, history, "improvements")
         if done is not None:
             return done
-        pi = op.policy(Q, TV)
-        r_pi = op.gibbs_reward(pi, Q, TV)
-        # Deterministic policies: P_pi (S x S) is A times smaller than P, cheaper to sweep.
-        P_pi = op.policy_matrix(pi) if deterministic else None
+        if deterministic:
+            # greedy policy (recorded by the sweep): its P_pi is A times smaller than P
+            r_pi = op.R[np.arange(op.S), actions]
+            pi = None
+        else:
+            pi = op.policy(Q, TV)
+            r_pi = op.gibbs_reward(pi, Q, TV)
         V[:] = TV
-        # adaptive partial evaluation: stop once a sweep moves V by a span below a tenth of
-        # the improvement's (the rest of the evaluation error is then small next to what the
-        # next improvement changes); at most eval_sweeps sweeps
-        op.policy_sweeps(r_pi, pi, V, eval_sweeps, P_pi=P_pi,
+        # adaptive partial evaluation: stop once a sweep moves V by a span below
+        # EVAL_STOP_FRACTION times the improvement's (the rest of the evaluation error is then
+        # small next to what the next improvement changes); at most eval_sweeps sweeps
+        op.policy_sweeps(r_pi, pi, V, eval_sweeps, actions=actions,
                          stop_span=EVAL_STOP_FRACTION * br.span)
     return _finish(
         op,
