@@ -292,3 +292,40 @@ def test_gauss_seidel_needs_sparse_and_auto_reports_its_route(small_mdp):
         sol = ml.solve(slow, beta=beta, tol=1e-8)  # 1e-10 is below float64's floor at 0.999
         assert sol.method.startswith("auto (") and sol.method.endswith("then pi)")
         assert sol.converged and sol.error_bound <= 1e-8
+
+
+@pytest.mark.parametrize("beta", [0.05, 1.0])
+def test_chord_policy_iteration_reuses_factorisations_and_matches_newton(beta, monkeypatch):
+    """The chord steps land on the same V* as Newton (method="pi", independent of the chord
+    code) with fewer LU factorisations; the bracket certifies both."""
+    from mdplab.solvers import dp
+    from mdplab.solvers._operator import StepOperator
+
+    mdp = ml.envs.gridworld(40, 40, slip=0.1, gamma=0.999)
+    newton = ml.solve(mdp, beta=beta, method="pi", tol=1e-10)
+    calls = []
+    real = dp.policy_system_lu
+    monkeypatch.setattr(dp, "policy_system_lu", lambda *a: calls.append(1) or real(*a))
+    ref = np.full((mdp.S, mdp.A), 1.0 / mdp.A)
+    op = StepOperator(mdp.transitions(), mdp.R, mdp.gamma, beta, ref)
+    chord = dp.chord_policy_iteration(op, 1e-10, 100)
+    assert chord.converged and chord.error_bound <= 1e-10
+    np.testing.assert_allclose(chord.V, newton.V, rtol=0, atol=2e-10)
+    np.testing.assert_allclose(chord.policy, newton.policy, atol=1e-9)
+    assert 1 <= len(calls) < newton.iterations
+    # "auto" takes this route on slow-mixing models and gives the same answer
+    auto = ml.solve(mdp, beta=beta, tol=1e-10)
+    np.testing.assert_allclose(auto.V, newton.V, rtol=0, atol=2e-10)
+
+
+def test_chord_policy_iteration_falls_back_without_a_factorisation(monkeypatch):
+    from mdplab.solvers import dp
+    from mdplab.solvers._operator import StepOperator
+
+    mdp = make_random_mdp(30, 3, 3, gamma=0.95)
+    monkeypatch.setattr(dp, "policy_system_lu", lambda *a: None)  # as for large random graphs
+    op = StepOperator(mdp.transitions(), mdp.R, mdp.gamma, 0.2, np.full((30, 3), 1 / 3))
+    sol = dp.chord_policy_iteration(op, 1e-10, 100)
+    ref = ml.solve(mdp, beta=0.2, method="vi", tol=1e-11)
+    assert sol.converged
+    np.testing.assert_allclose(sol.V, ref.V, atol=3e-10)

@@ -52,7 +52,8 @@ half-width is ``Solution.error_bound`` and guarantees :math:`\|\hat V - V^*\|_\i
 ``"auto"`` runs a short modified policy iteration (``beta = 0``) or value iteration
 (``beta > 0``) and, when that does not converge within its budget (slow mixing: chains, grids,
 ``gamma`` near 1), continues with Gauss-Seidel sweeps and policy iteration from the lower end
-of the bracket (see ``_auto``).
+of the bracket (see ``_auto``); with ``beta > 0`` those Newton steps share LU factorisations
+(chord method, :func:`chord_policy_iteration`).
 
 Finite-horizon models are solved exactly by backward induction (``"backward"``):
 :math:`V_H = 0`, :math:`Q_h = R_h + P_h V_{h+1}`, :math:`V_h = T_h V_{h+1}`.
@@ -73,7 +74,7 @@ from ..mdp import TabularMDP
 from . import _kernels as K
 from ._operator import StepOperator
 from .bellman import _check_beta, check_ref
-from .evaluate import DENSE_LIMIT, solve_policy_system
+from .evaluate import DENSE_LIMIT, policy_system_lu, solve_policy_system
 from .result import Solution
 
 __all__ = ["solve"]
@@ -299,7 +300,10 @@ def _auto(
         gs.gauss_seidel(V, True)
         if c * gs.gauss_seidel(V, False) <= tol:
             break
-    sol = policy_iteration(op, tol, max_iter, V)
+    # beta > 0: Newton steps that share factorisations (chord); beta = 0: policy iteration,
+    # which stops as soon as the greedy policy repeats
+    finish = chord_policy_iteration if op.beta > 0.0 else policy_iteration
+    sol = finish(op, tol, max_iter, V)
     return dataclasses.replace(
         sol,
         method=f"auto ({first.method}, then pi)",
@@ -369,6 +373,52 @@ def policy_iteration(op: StepOperator, tol: float, max_iter: int, V0=None) -> So
         False,
         f"max_iter = {max_iter} policy evaluations reached, bound {br.bound:.2e}",
     )
+
+
+def chord_policy_iteration(op: StepOperator, tol: float, max_iter: int, V0=None,
+                           refresh: float = 0.25) -> Solution:
+    r"""Soft policy iteration that reuses one factorisation for several steps (``beta > 0``).
+
+    A Newton step of soft policy iteration is :math:`V \leftarrow V + (I - \gamma
+    P_{\pi_V})^{-1}(TV - V)` (equal to :math:`(I - \gamma P_{\pi_V})^{-1} r_{\pi_V}`, since
+    :math:`TV = r_{\pi_V} + \gamma P_{\pi_V} V` for the Gibbs policy :math:`\pi_V`). The chord
+    method (Kelley, *Iterative Methods for Linear and Nonlinear Equations*, 1995, §5.4) keeps
+    the factorisation of an earlier :math:`I - \gamma P_{\pi}` for the next steps, each then
+    costing one sweep and one triangular solve instead of a new LU (0.4 s on a 300 x 300
+    grid); it converges linearly, at a rate that falls with the distance between the
+    policies, and far from the solution it can overshoot. Here a chord step is kept only if it
+    shrinks :math:`\|TV - V\|_\infty` by at least the factor ``refresh``; otherwise it is
+    discarded and a new factorisation is made at the current policy (a true Newton step).
+    Stopping rule and guarantee: the McQueen-Porteus bracket, as for every method. Falls back to
+    :func:`policy_iteration` when the system is not factorised (large well-connected sparse
+    graphs, where LU fills in and GMRES is used).
+    """
+    V = _initial_value(op, V0)
+    TV, Q = op.bellman(V, Q=np.empty((op.S, op.A)))
+    history = []
+    solve = None
+    for k in range(1, max_iter + 1):
+        br = _Bracket(V, TV, op.gamma)
+        history.append(br.residual)
+        done = _done(op, br, V, k - 1, "pi", tol, history, "policy evaluations")
+        if done is not None:
+            return done
+        if solve is not None:  # chord step, kept only if it shrinks the residual enough
+            V_try = V + solve(TV - V)
+            TV_try, Q_try = op.bellman(V_try, Q=np.empty((op.S, op.A)))
+            if np.max(np.abs(TV_try - V_try)) <= refresh * br.residual:
+                V, TV, Q = V_try, TV_try, Q_try
+                continue
+        # Newton step: factorise I - gamma P_pi for the Gibbs policy of V
+        solve = policy_system_lu(op.policy_matrix(op.policy(Q, TV)), op.gamma)
+        if solve is None:
+            sol = policy_iteration(op, tol, max_iter - k + 1, V)
+            return dataclasses.replace(sol, history=np.concatenate([history, sol.history]))
+        V = V + solve(TV - V)
+        TV, Q = op.bellman(V, Q=np.empty((op.S, op.A)))
+    br = _Bracket(V, TV, op.gamma)
+    return _finish(op, br, V, max_iter, "pi", op.beta, tol, history, False,
+                   f"max_iter = {max_iter} policy evaluations reached, bound {br.bound:.2e}")
 
 
 def modified_policy_iteration(

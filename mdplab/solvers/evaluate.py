@@ -61,15 +61,11 @@ def solve_policy_system(
     S = r.shape[0]
     if transpose:
         P_pi = P_pi.T
-    if S <= DENSE_LIMIT or not sp.issparse(P_pi):
-        M = P_pi.toarray() if sp.issparse(P_pi) else np.array(P_pi, dtype=np.float64)
-        M *= -gamma
-        M[np.diag_indices(S)] += 1.0
-        return sla.solve(M, r, check_finite=False)
+    lu = policy_system_lu(P_pi, gamma)
+    if lu is not None:
+        return lu(r)
     P_pi = sp.csr_array(P_pi)
     M = sp.identity(S, format="csr") - gamma * P_pi
-    if _narrow_band(P_pi):  # chains, grids: sparse LU with little fill-in
-        return spla.splu(M.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(r)
     # well-connected graphs (LU would fill in): GMRES, whose eigenvalues cluster near 1
     scale = max(1.0, float(np.max(np.abs(r))) / (1.0 - gamma))
     x0 = None if V0 is None else np.asarray(V0, dtype=np.float64)
@@ -78,6 +74,29 @@ def solve_policy_system(
     if np.isfinite(res) and res <= 1e3 * rtol * scale * (1.0 - gamma):
         return x
     return spla.splu(M.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(r)  # exact, maybe slow
+
+
+def policy_system_lu(P_pi, gamma: float):
+    r"""A function ``b -> (I - gamma P_pi)^{-1} b`` from an LU factorisation, or ``None``.
+
+    Dense LU (LAPACK) up to :data:`DENSE_LIMIT` states or for a dense ``P_pi``; SuperLU for
+    larger sparse systems whose graph has a narrow band after reverse Cuthill-McKee ordering
+    (chains, grids); ``None`` for the others (random, well-connected graphs, where LU fills in:
+    :func:`solve_policy_system` uses GMRES there). The factorisation can be reused for many
+    right-hand sides (the chord steps of :mod:`mdplab.solvers.dp`).
+    """
+    S = P_pi.shape[0]
+    if S <= DENSE_LIMIT or not sp.issparse(P_pi):
+        M = P_pi.toarray() if sp.issparse(P_pi) else np.array(P_pi, dtype=np.float64)
+        M *= -gamma
+        M[np.diag_indices(S)] += 1.0
+        factor = sla.lu_factor(M, check_finite=False)
+        return lambda b: sla.lu_solve(factor, b, check_finite=False)
+    P_pi = sp.csr_array(P_pi)
+    if not _narrow_band(P_pi):
+        return None
+    M = sp.identity(S, format="csr") - gamma * P_pi
+    return spla.splu(M.tocsc(), permc_spec="MMD_AT_PLUS_A").solve
 
 
 def _narrow_band(P_pi) -> bool:
