@@ -173,7 +173,8 @@ def test_license_is_bsd3():
     "module",
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
      "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn", "mdplab.learn.games",
-     "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.learn.offline", "mdplab.sweep",
+     "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.learn.demo_rlhf",
+     "mdplab.learn.offline", "mdplab.sweep",
      "mdplab.proxies", "mdplab.proxies.rewards", "mdplab.learn.linear", "mdplab.learn.adversarial",
      "mdplab.envs.linear"],
 )
@@ -216,7 +217,8 @@ def _same_default(doc_default: ast.expr, actual) -> bool:
     "module",
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
      "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn", "mdplab.learn.games",
-     "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.learn.offline", "mdplab.sweep",
+     "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.learn.demo_rlhf",
+     "mdplab.learn.offline", "mdplab.sweep",
      "mdplab.proxies", "mdplab.proxies.rewards", "mdplab.learn.linear", "mdplab.learn.adversarial",
      "mdplab.envs.linear"],
 )

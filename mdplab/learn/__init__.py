@@ -9,7 +9,8 @@ hyper-parameter objects; one runner drives them all and records the exact regret
 
 KL-regularized exploration (:mod:`mdplab.learn.regularized`): ``RegularizedUCBVI`` and the
 certified best-policy identification loop ``identify``; behavior cloning and
-demonstration-regularized RL in :mod:`mdplab.learn.demo` (``ml.learn.demo``).
+demonstration-regularized RL in :mod:`mdplab.learn.demo` (``ml.learn.demo``), and its RLHF
+variant in :mod:`mdplab.learn.demo_rlhf`.
 
 Preference games live in :mod:`mdplab.learn.games` (``ml.learn.games``), imported on first
 use like the other submodules.
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 
-_SUBMODULES = ("games", "preference", "demo", "adversarial", "linear", "offline")
+_SUBMODULES = ("games", "preference", "demo", "demo_rlhf", "adversarial", "linear", "offline")
 
 
 def __getattr__(name):  # ml.learn.games, ml.learn.preference, ... imported on first use
