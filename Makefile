@@ -27,7 +27,16 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 ## make bench: peer comparison, writes benchmarks/results.md
-bench: $(STAMP)
+## (rlberry pins gymnasium 0.29, so its UCBVI runs from its own environment, .venv-rlberry;
+## if that cannot be installed the benchmark says so and uses the quoted figure)
+RLBERRY_STAMP := .venv-rlberry/.installed-stamp
+
+$(RLBERRY_STAMP):
+	-@test -x .venv-rlberry/bin/python || $(PYTHON) -m venv .venv-rlberry
+	-.venv-rlberry/bin/python -m pip install --quiet "rlberry==0.7.3" "rlberry-scool==0.7.3" \
+		&& touch $(RLBERRY_STAMP)
+
+bench: $(STAMP) $(RLBERRY_STAMP)
 	$(BIN)/python -m benchmarks.run
 
 docs: $(STAMP)
@@ -37,4 +46,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) report site .pytest_cache
+	rm -rf $(VENV) .venv-rlberry report site .pytest_cache

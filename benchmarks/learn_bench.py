@@ -1,6 +1,7 @@
 """Speed of the online-learning runner: UCBVI on S = 20, A = 4, H = 20 (issue 6 target:
-K = 10^5 episodes in under 20 s on one core; rlberry's UCBVI takes about 10.5 ms/episode on
-this instance, i.e. ~17 min for 10^5 episodes).
+K = 10^5 episodes in under 20 s on one core; rlberry's exact UCBVI, run by
+``benchmarks/sections.py`` from its own environment, takes 10-14 ms/episode on this instance,
+i.e. ~20 min for 10^5 episodes).
 
 Every episode includes: planning (optimistic backward induction), sampling one trajectory, the
 count update and the *exact* evaluation of the played policy (regret bookkeeping).
