@@ -95,3 +95,58 @@ def check_dense_fits(shape, what: str, hint: str, fraction: float = 0.8) -> None
             f"{limit / fraction / 2**30:.1f} GiB; {hint}"
         )
 
+
+
+class PeakMemory:
+    """Context manager measuring the peak resident memory (RSS, bytes) of this process while
+    its block runs, by sampling ``/proc/self/statm`` every ``interval`` seconds in a daemon
+    thread (plus one sample at entry and one at exit).
+
+    ``peak_bytes`` is ``None`` where ``/proc`` is unavailable (not Linux). A sampled peak can
+    miss a spike shorter than ``interval``; it never over-reports. Used by the claims report
+    (``peak_rss_mb`` of every claim run).
+    """
+
+    def __init__(self, interval: float = 0.05):
+        self.interval = float(interval)
+        self.peak_bytes: int | None = None
+
+    @staticmethod
+    def current() -> int | None:
+        """Resident memory of this process now, in bytes (``None`` without ``/proc``)."""
+        try:
+            with open("/proc/self/statm", "rb") as f:
+                pages = int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            return None
+        import os
+
+        return pages * os.sysconf("SC_PAGE_SIZE")
+
+    def _sample(self) -> None:
+        now = self.current()
+        if now is not None and (self.peak_bytes is None or now > self.peak_bytes):
+            self.peak_bytes = now
+
+    def __enter__(self) -> PeakMemory:
+        import threading
+
+        self._sample()
+        self._stop = threading.Event()
+
+        def loop():
+            while not self._stop.wait(self.interval):
+                self._sample()
+
+        self._thread = threading.Thread(target=loop, name="mdplab-peak-memory", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def peak_mb(self) -> float | None:
+        return None if self.peak_bytes is None else self.peak_bytes / 2**20

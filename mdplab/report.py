@@ -169,6 +169,7 @@ def _record(run: ClaimRun, key: str, claim_dir: Path) -> dict:
         "summary": r.summary,
         "key_numbers": {k: _finite_or_none(v) for k, v in r.key_numbers.items()},
         "seconds": run.seconds,
+        "peak_rss_mb": run.peak_rss_mb,
         "mode": run.mode,
         "seed": run.seed,
         "cache_key": key,
@@ -318,6 +319,8 @@ def _section(rec: dict, out: Path) -> list[str]:
     if rec["mode"] == "full":
         timing += f" (budget {_fmt(float(rec['budget_seconds']))} s"
         timing += ", **over budget**)" if rec["seconds"] > rec["budget_seconds"] else ")"
+    if rec.get("peak_rss_mb") is not None:
+        timing += f" · peak memory {rec['peak_rss_mb']:.0f} MB"
     lines = [
         f'<a id="{cid}"></a>',
         "",
@@ -479,8 +482,9 @@ def build_report(
     Returns
     -------
     pandas.DataFrame
-        Columns ``id, title, verdict, passed, seconds, budget_seconds, mode, seed, cached,
-        key_numbers, summary, path`` in the order the claims ran (sorted by id for ``None``).
+        Columns ``id, title, verdict, passed, error, seconds, peak_rss_mb, budget_seconds,
+        mode, seed, cached, key_numbers, summary, path`` in the order the claims ran (sorted by
+        id for ``None``).
     """
     claims = _select(ids)
     out = prepare_output_dir(out, force=force)
@@ -526,6 +530,7 @@ def build_report(
                     "passed": bool(rec["passed"]),
                     "error": bool(rec.get("error")),
                     "seconds": float(rec["seconds"]),
+                    "peak_rss_mb": rec.get("peak_rss_mb"),
                     "budget_seconds": claim.budget_seconds,
                     "mode": mode,
                     "seed": int(seed),
@@ -538,6 +543,6 @@ def build_report(
             bar.advance(task)
         bar.update(task, description=f"{len(claims)} claims ({mode})")
     write_index(out)
-    columns = ["id", "title", "verdict", "passed", "error", "seconds", "budget_seconds", "mode",
-               "seed", "cached", "key_numbers", "summary", "path"]
+    columns = ["id", "title", "verdict", "passed", "error", "seconds", "peak_rss_mb",
+               "budget_seconds", "mode", "seed", "cached", "key_numbers", "summary", "path"]
     return pd.DataFrame(rows, columns=columns)

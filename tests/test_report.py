@@ -313,3 +313,29 @@ def test_interrupted_claims_check_resumes_to_the_same_report(tmp_path, sig,
     assert "(cached)" in rerun.stdout  # the claim finished before the kill was reused
     assert _comparable(out) == uninterrupted_report
     assert (out / "index.md").is_file()
+
+
+def test_peak_memory_is_measured_and_reported(tmp_path):
+    """A claim that holds 200 MB reports a peak at least that far above its starting RSS."""
+    from mdplab._utils import PeakMemory
+
+    start = PeakMemory.current()
+    assert start is not None and start > 0  # Linux: /proc/self/statm
+    with PeakMemory(interval=0.01) as mem:
+        block = np.ones(200 * 2**20 // 8)  # 200 MiB, touched
+        block += 1.0
+        del block
+    assert mem.peak_mb >= start / 2**20 + 150
+    with _registry._isolated():
+
+        @register(id="memory-hog", title="Holds memory", **META)
+        def check(quick, rng, out):
+            block = np.ones(100 * 2**20 // 8)
+            block += 1.0
+            return ClaimResult(passed=True, table=pd.DataFrame({"x": [block[0]]}), summary="ok")
+
+        df = _build(tmp_path)
+        rec = json.loads((tmp_path / "report" / "memory-hog" / "result.json").read_text())
+        assert rec["peak_rss_mb"] >= 100
+        assert df.loc[0, "peak_rss_mb"] == pytest.approx(rec["peak_rss_mb"])
+        assert "peak memory" in (tmp_path / "report" / "index.md").read_text()

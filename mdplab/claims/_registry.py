@@ -47,6 +47,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._utils import PeakMemory
+
 __all__ = [
     "Claim",
     "ClaimResult",
@@ -152,6 +154,7 @@ class ClaimRun:
     seed: int
     out: Path
     error: str | None = None
+    peak_rss_mb: float | None = None  # peak resident memory of the process during the run
 
     @property
     def passed(self) -> bool:
@@ -402,6 +405,8 @@ def _collect_figures(figures: list[Path], out: Path) -> tuple[list[Path], list[s
 def run_claim(claim: Claim, quick: bool, seed: int, out: Path | str) -> ClaimRun:
     """Run ``claim.check(quick, claim_rng(claim.id, seed), out)`` and time it.
 
+    The peak resident memory of the process during the check is sampled
+    (:class:`mdplab._utils.PeakMemory`) and reported as ``ClaimRun.peak_rss_mb``.
     ``out`` (created if needed) receives the figures; figures the check wrote elsewhere are
     copied into it. Exceptions are caught and turned into a failed result whose summary starts with
     ``"check raised ..."`` and holds the traceback; so are results that are not a
@@ -411,9 +416,11 @@ def run_claim(claim: Claim, quick: bool, seed: int, out: Path | str) -> ClaimRun
     out.mkdir(parents=True, exist_ok=True)
     rng = claim_rng(claim.id, seed)
     error = None
+    memory = PeakMemory()
     start = time.perf_counter()
     try:
-        result = claim.check(bool(quick), rng, out)
+        with memory:
+            result = claim.check(bool(quick), rng, out)
     except Exception as exc:  # a raising check is a failed claim
         seconds = time.perf_counter() - start
         error = traceback.format_exc()
@@ -434,4 +441,4 @@ def run_claim(claim: Claim, quick: bool, seed: int, out: Path | str) -> ClaimRun
             else:
                 result = replace(result, figures=figures)
     return ClaimRun(claim=claim, result=result, seconds=seconds, quick=bool(quick),
-                    seed=int(seed), out=out, error=error)
+                    seed=int(seed), out=out, error=error, peak_rss_mb=memory.peak_mb)
