@@ -21,6 +21,7 @@ True
 """
 
 from . import rewards
+from .distillation import OPDResult, PromptedLM, on_policy_distillation, opd_values
 from .lm import BOS, EOS_SYMBOL, MemorylessLM, NGramLM, SoftmaxLinearLM, TokenLM, default_corpus
 from .token_mdp import (
     PAD,
@@ -53,5 +54,9 @@ __all__ = [
     "best_of_n",
     "sample_best_of_n",
     "fit_policy",
+    "PromptedLM",
+    "OPDResult",
+    "opd_values",
+    "on_policy_distillation",
     "rewards",
 ]
