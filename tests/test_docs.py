@@ -356,3 +356,35 @@ def test_claims_page_lists_every_registered_claim():
     ids = {c.id for c in registry()}
     assert ids - rows == set(), f"docs/claims.md lacks rows for {sorted(ids - rows)}"
     assert rows - ids == set(), f"docs/claims.md lists unregistered claims {sorted(rows - ids)}"
+
+
+def test_gallery_shows_every_committed_figure_with_its_claim():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mdplab_docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    pngs = sorted((ROOT / "figures").glob("*/*.png"))
+    assert pngs, "figures/ holds no PNG: run make report"
+    md = hooks.gallery_markdown()
+    ids = {c.id for c in registry_ids()}
+    for png in pngs:
+        assert f"({png.relative_to(ROOT).as_posix()})" in md, f"{png} is missing from the gallery"
+        assert png.parent.name in ids | {"examples"}, (
+            f"figures/{png.parent.name} belongs to no registered claim")
+    assert "<!-- gallery -->" in (ROOT / "docs" / "gallery.md").read_text(encoding="utf-8")
+
+
+def registry_ids():
+    from mdplab.claims import registry
+
+    return registry()
+
+
+def test_cite_page_matches_citation_cff():
+    yaml = pytest.importorskip("yaml", reason="PyYAML is installed with mkdocs ([dev] extra)")
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    for page in (ROOT / "docs" / "cite.md", ROOT / "README.md"):
+        text = page.read_text(encoding="utf-8")
+        assert f"title   = {{{cff['title']}}}" in text, f"{page.name}: BibTeX title != CITATION.cff"
+        assert f"version = {{{cff['version']}}}" in text, f"{page.name}: version != CITATION.cff"
