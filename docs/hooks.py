@@ -3,6 +3,11 @@
 * ``on_files``: publishes the committed figures of ``figures/<claim id>/*.png`` (written by
   ``make report``) under ``figures/`` in the site, so pages can show them without a copy in
   ``docs/``.
+* ``on_files`` also turns every tutorial ``tutorials/*.py`` (jupytext "percent" format) and
+  its solutions ``tutorials/solutions/*.py`` into pages ``tutorials/<name>.md``: markdown
+  cells become text, code cells become Python blocks, and a figure saved by a cell
+  (``save_figure(fig, FIGURES / "name")``) is shown after it from ``docs/tutorials/img/``
+  (made by running the tutorials with ``MDPLAB_TUTORIAL_FIGURES=docs/tutorials/img``).
 * ``on_page_markdown``: fills the ``<!-- gallery -->`` marker of ``gallery.md`` with every
   figure, grouped by the claim that made it, with the claim's title, verdict-independent
   statement and citation from the registry. The gallery therefore always matches ``figures/``
@@ -11,11 +16,51 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ROOT / "figures"
+TUTORIALS = ROOT / "tutorials"
+TUTORIAL_IMAGES = ROOT / "docs" / "tutorials" / "img"
 MARKER = "<!-- gallery -->"
+_SAVED = re.compile(r"save_figure\(\s*fig\s*,\s*FIGURES\s*/\s*[\"']([^\"']+)[\"']")
+
+
+def tutorial_sources() -> list[Path]:
+    """The tutorials and their solutions, in order."""
+    return sorted(TUTORIALS.glob("*.py")) + sorted((TUTORIALS / "solutions").glob("*.py"))
+
+
+def percent_to_markdown(source: str, image_prefix: str = "img/") -> str:
+    """A jupytext percent-format script as a markdown page (text cells, code blocks, images
+    of the figures each code cell saves, when they exist in ``docs/tutorials/img``)."""
+    cells: list[tuple[str, list[str]]] = []
+    for line in source.splitlines():
+        if line.startswith("# %%"):
+            cells.append(("markdown" if "[markdown]" in line else "code", []))
+        elif cells:
+            cells[-1][1].append(line)
+        elif line.strip():
+            cells.append(("code", [line]))
+    out = []
+    for kind, lines in cells:
+        while lines and not lines[-1].strip():
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        if not lines:
+            continue
+        if kind == "markdown":
+            out.append("\n".join(ln[2:] if ln.startswith("# ") else ln.lstrip("#")
+                                 for ln in lines))
+        else:
+            code = "\n".join(lines)
+            out.append(f"```python\n{code}\n```")
+            for name in _SAVED.findall(code):
+                if (TUTORIAL_IMAGES / f"{name}.png").exists():
+                    out.append(f"![{name}]({image_prefix}{name}.png)")
+    return "\n\n".join(out) + "\n"
 
 
 def figure_files() -> list[Path]:
@@ -52,6 +97,16 @@ def gallery_markdown() -> str:
 def on_files(files, config):
     from mkdocs.structure.files import File
 
+    for src in tutorial_sources():
+        solution = src.parent.name == "solutions"
+        uri = f"tutorials/{'solutions/' if solution else ''}{src.stem}.md"
+        rel = src.relative_to(ROOT).as_posix()
+        note = (f"*This page is generated from `{rel}` in the repository: run it with "
+                f"`python {rel}` (or open it as a notebook with jupytext); the test suite "
+                f"runs it too.*\n")
+        body = percent_to_markdown(src.read_text(encoding="utf-8"),
+                                   image_prefix="../img/" if solution else "img/")
+        files.append(File.generated(config, uri, content=body + "\n" + note))
     for png in figure_files():
         files.append(File(png.relative_to(ROOT).as_posix(), src_dir=str(ROOT),
                           dest_dir=config["site_dir"],
