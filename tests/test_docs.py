@@ -101,7 +101,8 @@ def test_getting_started_runs(tmp_path, monkeypatch):
 @pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/solvers.md", "docs/bon.md",
                                   "docs/games.md", "docs/learn.md", "docs/sweep.md",
                                   "docs/proxies.md", "docs/offline.md",
-                                  "docs/preference.md", "docs/adversarial.md", "docs/linear.md"])
+                                  "docs/preference.md", "docs/adversarial.md", "docs/linear.md",
+                                  "docs/verify-a-theorem.md"])
 def test_page_examples_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = code_blocks(ROOT / page, ("python",))
