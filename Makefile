@@ -39,11 +39,19 @@ $(RLBERRY_STAMP):
 bench: $(STAMP) $(RLBERRY_STAMP)
 	$(BIN)/python -m benchmarks.run
 
+## make docs: build the site (site/), serve MathJax with it, and check it in headless Chromium
+## (home page, a tutorial, an API page: loads, no console error, math rendered); screenshots
+## in site_screenshots/. Installs Debian's chromium when it is missing.
 docs: $(STAMP)
+	bash docs/javascripts/get_mathjax.sh
 	$(BIN)/mkdocs build --strict
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	$(BIN)/python docs/check_site.py site --screenshots site_screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .venv-rlberry report site .pytest_cache
+	rm -rf $(VENV) .venv-rlberry report site site_screenshots docs/javascripts/mathjax .pytest_cache

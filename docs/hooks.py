@@ -118,3 +118,14 @@ def on_page_markdown(markdown, page, config, files):
     if page.file.src_uri == "gallery.md" and MARKER in markdown:
         return markdown.replace(MARKER, gallery_markdown())
     return markdown
+
+
+_RST_MATH = re.compile(r":math:<code>(.*?)</code>", re.S)
+
+
+def on_page_content(html, page, config, files):
+    """Docstrings use the reStructuredText role ``:math:`x```; mkdocstrings renders it as
+    ``:math:<code>x</code>``. Turn it into inline MathJax, as the rest of the site writes it."""
+    if ":math:<code>" not in html:
+        return html
+    return _RST_MATH.sub(lambda m: f'<span class="arithmatex">\\({m.group(1)}\\)</span>', html)

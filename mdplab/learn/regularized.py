@@ -168,6 +168,8 @@ class RegularizedUCBVI(Learner):
     scale : float
         Multiplies every bonus (``1``: certified constants).
 
+    Notes
+    -----
     After ``agent.policy()`` the agent exposes ``gap`` (the certified bound on
     :math:`J^*_\beta - J_\beta(\pi_t)`), ``Qup``, ``Qlo``, ``Vup``, ``Vlo``, ``W``.
 
