@@ -169,4 +169,4 @@ def test_claim_runs_in_quick_mode(tmp_path):
     assert (tmp_path / "demo_regularized_rlhf.png").exists() or any(tmp_path.rglob("*.png"))
     key = run.result.key_numbers
     assert all(np.isfinite(v) for v in key.values())
-    assert run.passed  # quick mode: z-scores 3.6 and 8.3 at seed 0 (see the claim's summary)
+    assert run.passed  # quick mode passes with margin at seed 0 (min z > 3 in the summary)

@@ -33,6 +33,7 @@ from ..learn.demo_rlhf import demo_regularized_rlhf, sample_trajectory_preferenc
 from ..plot import label_axes, new_figure, paper_style, save_figure
 from ..solvers import solve
 from . import ClaimResult, register
+from ._seeds import seed_sweep
 
 TIAPKIN_RLHF = (
     "Tiapkin et al. 2023, Demonstration-regularized RL, ICLR 2024, arXiv:2310.17303 "
@@ -41,6 +42,24 @@ TIAPKIN_RLHF = (
 )
 
 LAMBDAS = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+def rlhf_repetition(S: int, A: int, H: int, n_demos: int, n_prefs: list, rng) -> list[dict]:
+    """One repetition of the claim: exact suboptimalities for every preference-data size and
+    every temperature of ``LAMBDAS`` (rows for :func:`mdplab.sweep.sweep`)."""
+    mdp_rng, demo_rng, pref_rng = spawn(rng, 3)
+    mdp = envs.random_mdp(S, A, horizon=H, time_varying=True, rng=mdp_rng)
+    expert = solve(mdp).policy
+    states, actions = sample_trajectories(mdp, expert, n_demos, rng=demo_rng)
+    bc = behavior_cloning(states, actions, S, A)
+    rows = []
+    for n_pref, p_rng in zip(n_prefs, spawn(pref_rng, len(n_prefs)), strict=True):
+        prefs = sample_trajectory_preferences(mdp, bc, n_pref, rng=p_rng)
+        for lam in LAMBDAS:
+            res = demo_regularized_rlhf(mdp, states, actions, prefs, lam, bc_policy=bc)
+            rows.append({"n_pref": n_pref, "lam": lam, "suboptimality": res.suboptimality,
+                         "bc_suboptimality": res.bc_suboptimality})
+    return rows
 
 
 def _paired_z(diff: np.ndarray) -> float:
@@ -66,22 +85,11 @@ def check_demo_regularized_rlhf(quick: bool, rng: np.random.Generator, out):
     grid = (500, 2000) if quick else (250, 500, 1000, 2000, 4000)
     n_seeds = 12 if quick else 30
     n_tune = n_seeds // 3
-    rows = []
-    for seed_rng in spawn(rng, n_seeds):
-        seed_id = int(seed_rng.integers(2**31))
-        mdp_rng, demo_rng, pref_rng = spawn(seed_rng, 3)
-        mdp = envs.random_mdp(S, A, horizon=H, time_varying=True, rng=mdp_rng)
-        expert = solve(mdp).policy
-        states, actions = sample_trajectories(mdp, expert, n_demos, rng=demo_rng)
-        bc = behavior_cloning(states, actions, S, A)
-        for n_pref, p_rng in zip(grid, spawn(pref_rng, len(grid)), strict=True):
-            prefs = sample_trajectory_preferences(mdp, bc, n_pref, rng=p_rng)
-            for lam in LAMBDAS:
-                res = demo_regularized_rlhf(mdp, states, actions, prefs, lam, bc_policy=bc)
-                rows.append({"seed": seed_id, "n_pref": n_pref, "lam": lam,
-                             "suboptimality": res.suboptimality,
-                             "bc_suboptimality": res.bc_suboptimality})
-    table = pd.DataFrame(rows)
+    # one repetition = one random MDP, its demonstrations and BC policy, and preference data
+    # of every size (a paired design); the repetitions run through mdplab.sweep
+    table = seed_sweep(rlhf_repetition, {"S": [S], "A": [A], "H": [H], "n_demos": [n_demos],
+                                         "n_prefs": [list(grid)]}, n_seeds, rng)
+    table = table[["seed", "n_pref", "lam", "suboptimality", "bc_suboptimality"]]
     seeds = table["seed"].unique()
     tune_seeds, test_seeds = set(seeds[:n_tune]), set(seeds[n_tune:])
     summary_rows = []
