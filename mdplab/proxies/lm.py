@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from .._utils import as_rng
+from ..mdp import _as_float_array
 
 __all__ = [
     "BOS",
@@ -177,7 +178,7 @@ class MemorylessLM(TokenLM):
     order = 0
 
     def __init__(self, probs, vocab=None, eos=None):
-        p = np.asarray(probs, dtype=float)
+        p = _as_float_array("probs", probs)
         if p.ndim != 1 or p.size == 0:
             raise ValueError(f"probs: expected a non-empty 1-D array, got shape {p.shape}")
         if not np.all(np.isfinite(p)) or np.any(p < 0):
@@ -384,14 +385,14 @@ class SoftmaxLinearLM(TokenLM):
     """
 
     def __init__(self, context_embeddings, output_embeddings, bias=None, vocab=None, eos=None):
-        E = np.asarray(context_embeddings, dtype=float)
-        U = np.asarray(output_embeddings, dtype=float)
+        E = _as_float_array("context_embeddings", context_embeddings)
+        U = _as_float_array("output_embeddings", output_embeddings)
         if U.ndim != 2:
             raise ValueError(f"output_embeddings: expected (V, d), got shape {U.shape}")
         V, d = U.shape
         if E.ndim != 3 or E.shape[1:] != (V + 1, d):
             raise ValueError(f"context_embeddings: expected (k, {V + 1}, {d}), got {E.shape}")
-        b = np.zeros(V) if bias is None else np.asarray(bias, dtype=float)
+        b = np.zeros(V) if bias is None else _as_float_array("bias", bias)
         if b.shape != (V,):
             raise ValueError(f"bias: expected shape ({V},), got {b.shape}")
         for name, arr in (("context_embeddings", E), ("output_embeddings", U), ("bias", b)):

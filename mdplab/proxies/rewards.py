@@ -39,6 +39,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from .._utils import as_rng
+from ..mdp import _as_float_array
 
 __all__ = [
     "Reward",
@@ -273,10 +274,13 @@ class LinearReward(Reward):
         self.name = name
         self.vocab = None if vocab is None else tuple(vocab)
         if isinstance(scores, dict):
-            self._dict = {str(k): float(v) for k, v in scores.items()}
+            values = _as_float_array("scores", list(scores.values()))
+            if not np.all(np.isfinite(values)):
+                raise ValueError("scores: entries must be finite")
+            self._dict = {str(k): float(v) for k, v in zip(scores, values, strict=True)}
             self.scores = None
         else:
-            s = np.asarray(scores, dtype=float)
+            s = _as_float_array("scores", scores)
             if s.ndim not in (1, 2) or s.size == 0:
                 raise ValueError(f"scores: expected shape (V,) or (H, V), got {s.shape}")
             if not np.all(np.isfinite(s)):
@@ -330,7 +334,7 @@ class SumReward(Reward):
         parts = list(parts)
         if not parts or not all(isinstance(p, Reward) for p in parts):
             raise TypeError("parts: expected one or more Reward objects")
-        w = np.ones(len(parts)) if weights is None else np.asarray(weights, dtype=float)
+        w = np.ones(len(parts)) if weights is None else _as_float_array("weights", weights)
         if w.shape != (len(parts),) or not np.all(np.isfinite(w)):
             raise ValueError(f"weights: expected {len(parts)} finite numbers, got {weights!r}")
         self.parts, self.weights = parts, w

@@ -112,10 +112,10 @@ def _check_int(value, name, minimum):
 
 
 def _check_beta(beta):
-    try:
-        beta = float(beta)
-    except (TypeError, ValueError):
-        raise TypeError(f"beta: expected a number, got {type(beta).__name__}") from None
+    """The solvers' rule: a real number (not a bool, a string or a complex) >= 0, finite."""
+    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.integer, np.floating)):
+        raise TypeError(f"beta: expected a number, got {type(beta).__name__}")
+    beta = float(beta)
     if not (np.isfinite(beta) and beta >= 0):
         raise ValueError(f"beta = {beta}: expected a finite temperature >= 0")
     return beta
