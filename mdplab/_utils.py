@@ -150,3 +150,16 @@ class PeakMemory:
     @property
     def peak_mb(self) -> float | None:
         return None if self.peak_bytes is None else self.peak_bytes / 2**20
+
+
+def process_peak_rss_mb() -> float | None:
+    """Peak resident memory of this process since it started, in MiB (``getrusage``;
+    ``None`` where unavailable). An upper bound of the peak of any part of its life."""
+    try:
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    except (ImportError, OSError, ValueError):
+        return None
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes / KiB

@@ -51,6 +51,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._utils import process_peak_rss_mb
+
 __all__ = ["sweep", "SweepSummary", "task_key", "task_rng", "store_status", "clean_store"]
 
 TASKS_DIR = "tasks"
@@ -191,7 +193,8 @@ def _run_task(fn: Callable, params: dict, seed: int, key: str) -> dict:
         tb = traceback.format_exc()
     return {"key": key, "params": _canonical(params), "seed": int(seed), "status": status,
             "rows": rows, "error": error, "traceback": tb,
-            "seconds": time.perf_counter() - t0, "pid": os.getpid()}
+            "seconds": time.perf_counter() - t0, "pid": os.getpid(),
+            "peak_rss_mb": process_peak_rss_mb()}
 
 
 # ---------------------------------------------------------------------------- store
@@ -222,10 +225,13 @@ class SweepSummary:
     failed: int = 0
     seconds: float = 0.0
     errors: list[dict] = field(default_factory=list)
+    peak_rss_mb: float | None = None  # largest worker peak RSS among the tasks computed now
 
     def __str__(self) -> str:
         text = (f"{self.total} tasks: {self.computed} computed, {self.cached} from the store, "
                 f"{self.failed} failed ({self.seconds:.1f} s)")
+        if self.peak_rss_mb is not None:
+            text += f"; peak worker memory {self.peak_rss_mb:.0f} MiB"
         for e in self.errors[:5]:
             text += f"\n  failed {e['params']} seed={e['seed']}: {e['error']}"
         if len(self.errors) > 5:
@@ -391,6 +397,8 @@ def sweep(fn: Callable, grid, seeds=1, *, store: str | Path | None = None, sched
         for rec in results:
             records[rec["key"]] = rec
             summary.computed += 1
+            if rec.get("peak_rss_mb") is not None:
+                summary.peak_rss_mb = max(summary.peak_rss_mb or 0.0, rec["peak_rss_mb"])
             if tdir is not None:
                 _write_atomic(tdir / f"{rec['key']}.json", rec)
             bar.advance(job)

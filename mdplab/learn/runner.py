@@ -65,7 +65,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._utils import as_rng, spawn
+from .._utils import as_rng, process_peak_rss_mb, spawn
 from ..mdp import TabularMDP
 from ..solvers import solve
 from ..solvers.bellman import _check_beta, check_ref
@@ -344,7 +344,8 @@ def run(
     pandas.DataFrame
         Columns ``episode, value, regret, cum_regret, kl, seconds`` (see the module docstring).
         ``log.attrs`` holds ``learner`` (repr), ``optimal_value`` (``J*``), ``beta``,
-        ``episodes``, ``rewards`` and ``resumed_from`` (episodes read from a checkpoint).
+        ``episodes``, ``rewards``, ``resumed_from`` (episodes read from a checkpoint) and
+        ``peak_rss_mb`` (peak resident memory of the process so far, MiB).
     """
     if not isinstance(learner, Learner):
         raise TypeError(
@@ -456,6 +457,6 @@ def run(
     )
     log.attrs.update(
         learner=repr(learner), optimal_value=J_star, beta=beta, episodes=K, rewards=rewards,
-        resumed_from=k0,
+        resumed_from=k0, peak_rss_mb=process_peak_rss_mb(),
     )
     return log
