@@ -389,3 +389,13 @@ def test_cite_page_matches_citation_cff():
         text = page.read_text(encoding="utf-8")
         assert f"title   = {{{cff['title']}}}" in text, f"{page.name}: BibTeX title != CITATION.cff"
         assert f"version = {{{cff['version']}}}" in text, f"{page.name}: version != CITATION.cff"
+
+
+def test_docs_have_no_control_characters():
+    """A LaTeX backslash written into a Python string (\\v, \\r, \\f, \\b) ends up in a page as a
+    control character and breaks its math; this happened once in docs/api.md."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        bad = [c for c in set(text) if ord(c) < 32 and c not in "\n\t"]
+        assert not bad, f"{page.relative_to(ROOT)} contains control characters {bad!r}"
