@@ -65,6 +65,7 @@ from ..plot import (
 )
 from ..solvers import evaluate, occupancy, solve
 from . import ClaimResult, register
+from ._seeds import seed_sweep
 
 TIAPKIN_DEMO = (
     "Tiapkin et al. 2023, Demonstration-regularized RL, ICLR 2024, arXiv:2310.17303 "
@@ -94,6 +95,24 @@ def expected_bc_kl(d: np.ndarray, A: int, n_demos: int) -> float:
     return total
 
 
+def _bc_instance(instance: int, S: int, A: int, H: int):
+    """The claim's MDP (seeded by ``instance``) and its optimal deterministic policy."""
+    mdp = envs.random_mdp(S, A, horizon=H, time_varying=True, rng=instance)
+    return mdp, solve(mdp).policy
+
+
+def bc_kl_repetition(instance: int, S: int, A: int, H: int, grid: list, rng) -> list[dict]:
+    """One repetition of ``bc-kl-rate``: the exact trajectory KL of Laplace BC for every
+    :math:`N^E` of ``grid`` (rows for :func:`mdplab.sweep.sweep`)."""
+    mdp, expert = _bc_instance(instance, S, A, H)
+    rows = []
+    for N, sub in zip(grid, spawn(rng, len(grid)), strict=True):
+        states, actions = sample_trajectories(mdp, expert, N, rng=sub)
+        bc = behavior_cloning(states, actions, S, A)
+        rows.append({"n_demos": N, "kl": trajectory_kl(mdp, expert, bc)})
+    return rows
+
+
 @register(
     id="bc-kl-rate",
     title="Behavior cloning: E KL_traj(expert || BC) falls like 1/N^E",
@@ -112,17 +131,14 @@ def check_bc_kl_rate(quick: bool, rng: np.random.Generator, out):
     n_seeds = 8 if quick else 20
     inst_rng, run_rng = spawn(rng, 2)
     S, A, H = 6, 3, 5
-    mdp = envs.random_mdp(S, A, horizon=H, time_varying=True, rng=inst_rng)
-    expert = solve(mdp).policy
+    instance = int(inst_rng.integers(2**31))
+    mdp, expert = _bc_instance(instance, S, A, H)
     d = occupancy(mdp, expert).sum(axis=-1)  # (H, S)
     reach = int(np.sum(d > 0))
-    rows = []
-    for seed in _seeds(run_rng, n_seeds):
-        for N in grid:
-            states, actions = sample_trajectories(mdp, expert, N, rng=_ss([seed, N]))
-            bc = behavior_cloning(states, actions, S, A)
-            rows.append({"n_demos": N, "seed": seed, "kl": trajectory_kl(mdp, expert, bc)})
-    table = pd.DataFrame(rows)
+    # the repetitions (one per seed, every N^E) run through mdplab.sweep
+    table = seed_sweep(bc_kl_repetition, {"instance": [instance], "S": [S], "A": [A], "H": [H],
+                                          "grid": [list(grid)]}, n_seeds, run_rng)
+    table = table[["n_demos", "seed", "kl"]]
     agg = table.groupby("n_demos")["kl"].agg(["mean", "std", "count"])
     agg["se"] = agg["std"] / np.sqrt(agg["count"])
     agg["exact"] = [expected_bc_kl(d, A, int(N)) for N in agg.index]
