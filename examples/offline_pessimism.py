@@ -19,6 +19,7 @@ for seed in range(10):
         sub = data.subset(n)
         for name, res in (("PEVI (l1)", offline.pevi(sub)),
                           ("PEVI (hoeffding)", offline.pevi(sub, bonus="hoeffding")),
+                          ("PEVI (bernstein)", offline.pevi(sub, bonus="bernstein")),
                           ("plug-in", offline.plugin(sub)),
                           ("behavior-KL (beta=0.1)", offline.behavior_regularized(sub, 0.1))):
             rows.append({"N": n, "method": name, "seed": seed,

@@ -175,7 +175,7 @@ def test_license_is_bsd3():
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
      "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn", "mdplab.learn.games",
      "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.learn.demo_rlhf",
-     "mdplab.learn.offline", "mdplab.sweep",
+     "mdplab.learn.offline", "mdplab.learn.offline_linear", "mdplab.sweep",
      "mdplab.proxies", "mdplab.proxies.rewards", "mdplab.learn.linear", "mdplab.learn.adversarial",
      "mdplab.envs.linear"],
 )
@@ -219,7 +219,7 @@ def _same_default(doc_default: ast.expr, actual) -> bool:
     ["mdplab", "mdplab.solvers", "mdplab.solvers.lp", "mdplab.envs", "mdplab.claims",
      "mdplab.plot", "mdplab.report", "mdplab.bon", "mdplab.learn", "mdplab.learn.games",
      "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.learn.demo_rlhf",
-     "mdplab.learn.offline", "mdplab.sweep",
+     "mdplab.learn.offline", "mdplab.learn.offline_linear", "mdplab.sweep",
      "mdplab.proxies", "mdplab.proxies.rewards", "mdplab.learn.linear", "mdplab.learn.adversarial",
      "mdplab.envs.linear"],
 )

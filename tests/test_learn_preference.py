@@ -303,6 +303,28 @@ def test_xpo_optimises_its_objective_and_is_reproducible():
     assert dpo.algorithm == "online-dpo"
 
 
+def test_online_dpo_rounds_minimise_the_dpo_loss_and_keep_unseen_rewards():
+    """alpha = 0: after every round the rewards minimise the (convex) DPO negative
+    log-likelihood over the box (checked against a grid search), and a response that has not
+    appeared in any pair keeps the reward it had before."""
+    r_true = np.array([1.0, 0.2, 0.0])
+    ref = np.array([0.001, 0.6, 0.399])
+    R = 1.0
+    run = pref.xpo(r_true, 0.05, 0.0, rounds=12, ref=ref, r_max=R, rng=5)
+    grid = np.linspace(0, R, 41)
+    G = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1).reshape(-1, 3)
+    for t in (3, 7, 12):
+        C = pref.PreferenceData(run.data.winner[:t], run.data.loser[:t], 3).counts()
+        np.fill_diagonal(C, 0)
+        brute = min(_nll(C, x) for x in G)
+        assert _nll(C, run.rewards[t]) <= brute + 1e-9
+        seen = np.zeros(3, bool)
+        seen[run.data.winner[:t]] = True
+        seen[run.data.loser[:t]] = True
+        unseen = ~seen
+        np.testing.assert_allclose(run.rewards[t][unseen], run.rewards[0][unseen], atol=1e-9)
+
+
 def test_bad_inputs_of_the_new_functions():
     with pytest.raises(ValueError, match="beta"):
         pref.chi_mix_optimum(np.zeros(3), 0.0)
@@ -323,6 +345,14 @@ def test_bad_inputs_of_the_new_functions():
 
 
 # ----------------------------------------------------------------------------- claims
+
+
+def test_claim_xpo_exploration_quick(tmp_path):
+    from mdplab.claims import get, run_claim
+
+    run = run_claim(get("xpo-exploration"), quick=True, seed=0, out=tmp_path)
+    assert run.result.key_numbers["gap_dpo"] > run.result.key_numbers["gap_xpo"]
+    assert len(run.result.table) == 2 * 4 * 3
 
 
 def test_claim_chi_mix_closed_form_quick(tmp_path):
@@ -350,3 +380,91 @@ def test_claim_chipo_overoptimization_full(tmp_path):
 
     run = run_claim(get("chipo-overoptimization"), quick=False, seed=0, out=tmp_path)
     assert run.passed, run.result.summary
+
+
+# ----------------------------------------------------------------------------- prompts
+
+
+def test_prompted_data_validation():
+    with pytest.raises(ValueError, match="outside"):
+        pref.PreferenceData(np.array([0, 4]), np.array([1, 2]), 4)
+    with pytest.raises(ValueError, match="prompt has 1 entries"):
+        pref.PreferenceData(np.array([0, 1]), np.array([1, 2]), 4, np.array([0]), 2)
+    with pytest.raises(ValueError, match="needs the prompt"):
+        pref.PreferenceData(np.array([0]), np.array([1]), 4, None, 2)
+    with pytest.raises(ValueError, match="prompt holds 3"):
+        pref.PreferenceData(np.array([0]), np.array([1]), 4, np.array([3]), 3)
+    with pytest.raises(ValueError, match="integer"):
+        pref.PreferenceData(np.array([0.5]), np.array([1]), 4)
+    d = pref.PreferenceData(np.array([0, 1, 0]), np.array([1, 2, 1]), 3, np.array([1, 0, 1]), 2)
+    C = d.counts()
+    assert C.shape == (2, 3, 3) and C[1, 0, 1] == 2 and C[0, 1, 2] == 1 and C.sum() == 3
+    assert list(d.to_frame().columns) == ["prompt", "winner", "loser"]
+
+
+def test_sample_preferences_with_prompts_follows_rho_mu_and_P():
+    """Frequencies of prompts, responses and labels agree with rho, mu and P within 5
+    binomial standard errors."""
+    P = np.stack([g.bradley_terry(np.array([2.0, 0.0, 1.0])), g.bradley_terry(np.zeros(3))])
+    rho = np.array([0.7, 0.3])
+    mu = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])
+    N = 200_000
+    d = pref.sample_preferences(P, N, rng=3, mu=mu, rho=rho)
+    assert d.n_prompts == 2 and d.prompt.shape == (N,)
+    se = np.sqrt(rho * (1 - rho) / N)
+    assert np.all(np.abs(np.bincount(d.prompt) / N - rho) < 5 * se)
+    # the pair (0 vs 1) under prompt 0: 0 wins with probability P[0, 0, 1]
+    x0 = d.prompt == 0
+    pair = x0 & (((d.winner == 0) & (d.loser == 1)) | ((d.winner == 1) & (d.loser == 0)))
+    k = pair.sum()
+    frac = np.mean(d.winner[pair] == 0)
+    assert abs(frac - P[0, 0, 1]) < 5 * np.sqrt(P[0, 0, 1] * (1 - P[0, 0, 1]) / k)
+    # each response of prompt 1 appears (as either member of a pair) with probability mu[1]
+    x1 = d.prompt == 1
+    appear = np.bincount(np.concatenate([d.winner[x1], d.loser[x1]]), minlength=3) / (2 * x1.sum())
+    assert np.all(np.abs(appear - mu[1]) < 5 * np.sqrt(mu[1] * (1 - mu[1]) / (2 * x1.sum())))
+    with pytest.raises(ValueError, match="rho"):
+        pref.sample_preferences(P[0], 10, rng=0, rho=rho)
+
+
+def test_prompted_optima_are_the_per_prompt_optima():
+    """DPO / chi-PO / IPO with prompted data equal the single-prompt functions applied to each
+    prompt's pairs; the population optima of a batched P equal the per-prompt ones."""
+    P = np.stack([g.bradley_terry(np.array([1.0, 0.0, 0.5, 0.2])),
+                  g.bradley_terry(np.array([0.0, 0.3, 0.1, 0.9])),
+                  g.bradley_terry(np.array([0.4, 0.4, 0.0, 0.1]))])
+    ref = np.array([0.1, 0.2, 0.3, 0.4])
+    d = pref.sample_preferences(P, 600, rng=8)
+    for fn, kw in ((pref.dpo_optimum, {"r_max": 1.0}), (pref.chipo_optimum, {"r_max": 1.0}),
+                   (pref.ipo_optimum, {})):
+        batched = fn(P, 0.3, ref, data=d, **kw).policy
+        assert batched.shape == (3, 4)
+        for x in range(3):
+            sel = d.prompt == x
+            dx = pref.PreferenceData(d.winner[sel], d.loser[sel], 4)
+            np.testing.assert_allclose(batched[x], fn(P[x], 0.3, ref, data=dx, **kw).policy,
+                                       rtol=1e-12, atol=1e-15)
+    for fn in (pref.dpo_optimum, pref.ipo_optimum):
+        pop = fn(P, 0.3, ref).policy
+        for x in range(3):
+            np.testing.assert_allclose(pop[x], fn(P[x], 0.3, ref).policy, rtol=1e-10)
+    with pytest.raises(ValueError, match="prompt"):
+        pref.dpo_optimum(P[:2], 0.3, ref, data=d, r_max=1.0)
+
+
+def test_prompted_dpo_loss_is_the_mean_over_pairs():
+    P = np.stack([g.bradley_terry(np.array([1.0, 0.0, 0.5])),
+                  g.bradley_terry(np.array([0.0, 0.3, 0.1]))])
+    d = pref.sample_preferences(P, 50, rng=2)
+    rng = np.random.default_rng(0)
+    pi = rng.dirichlet(np.ones(3), size=2)
+    ref = np.array([0.2, 0.3, 0.5])
+    beta = 0.7
+    h = beta * np.log(pi / ref)
+    manual = np.mean([np.logaddexp(0, -(h[x, w] - h[x, lo]))
+                      for x, w, lo in zip(d.prompt, d.winner, d.loser, strict=True)])
+    assert pref.dpo_loss(pi, d, beta, ref) == pytest.approx(manual, rel=1e-12)
+    with pytest.raises(ValueError, match="prompts"):
+        pref.dpo_loss(pi[0], d, beta, ref)
+    with pytest.raises(ValueError, match="single-prompt"):
+        pref.hypo_optimum(d, beta, 1.0, ref)

@@ -36,7 +36,13 @@ def seed_sweep(fn: Callable, grid, n_seeds: int, rng: np.random.Generator, *,
                workers: int = 1) -> pd.DataFrame:
     """``mdplab.sweep(fn, grid, seeds=seed_list(rng, n_seeds), workers=workers)``; raises
     ``RuntimeError`` with the first traceback if any repetition failed."""
-    df = sweep(fn, grid, seeds=seed_list(rng, n_seeds), workers=workers, progress=False)
+    return sweep_seeds(fn, grid, seed_list(rng, n_seeds), workers=workers)
+
+
+def sweep_seeds(fn: Callable, grid, seeds: list[int], *, workers: int = 1) -> pd.DataFrame:
+    """As :func:`seed_sweep` with the seeds given (e.g. a prefix of one :func:`seed_list` for
+    the parts of a claim that need fewer repetitions)."""
+    df = sweep(fn, grid, seeds=list(seeds), workers=workers, progress=False)
     summary = df.attrs["sweep"]
     if summary.failed:
         first = summary.errors[0]

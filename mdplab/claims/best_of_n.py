@@ -39,6 +39,7 @@ from ..plot import (
     save_figure,
 )
 from . import ClaimResult, register
+from ._seeds import seed_sweep
 
 BEIRAMI = ("Beirami, Agarwal, Berant, D'Amour, Eisenstein, Nagpal & Suresh 2024, "
            "arXiv:2401.01879")
@@ -421,6 +422,23 @@ def _delta_method_sd(p, r, n) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
+PLUGIN_CASES = ("B uniform, ties", "C skewed")
+
+
+def plugin_repetition(Ms: list, rng) -> list[dict]:
+    """One repetition of ``bon-kl-plugin-estimator``: for each case, ``n`` in (4, 16) and
+    sample size ``M``, the plug-in KL estimate from ``M`` fresh reward draws (rows for
+    :func:`mdplab.sweep.sweep`)."""
+    rows = []
+    for name in PLUGIN_CASES:
+        p, r = _cases()[name]
+        for n in [4, 16]:
+            for M in Ms:
+                rows.append({"case": name, "n": n, "M": M,
+                             "estimate": float(bon.kl_plugin(rng.choice(r, size=M, p=p), n))})
+    return rows
+
+
 @register(
     id="bon-kl-plugin-estimator",
     title="The plug-in estimate of the BoN KL from reference samples converges at rate M^(-1/2)",
@@ -442,15 +460,16 @@ def _delta_method_sd(p, r, n) -> float:
 def check_plugin_estimator(quick: bool, rng: np.random.Generator, out):
     Ms = [300, 1000, 3000, 10_000] + ([] if quick else [30_000, 100_000])
     seeds = 50 if quick else 300
-    cases = {k: _cases()[k] for k in ("B uniform, ties", "C skewed")}
+    cases = {k: _cases()[k] for k in PLUGIN_CASES}
+    draws = seed_sweep(plugin_repetition, {"Ms": [Ms]}, seeds, rng)
     rows = []
     for name, (p, r) in cases.items():
         for n in [4, 16]:
             exact = float(bon.kl(p, r, n))
             sigma = _delta_method_sd(p, r, n)
             for M in Ms:
-                est = np.array([bon.kl_plugin(rng.choice(r, size=M, p=p), n)
-                                for _ in range(seeds)])
+                est = draws[(draws["case"] == name) & (draws["n"] == n)
+                            & (draws["M"] == M)]["estimate"].to_numpy()
                 rmse = float(np.sqrt(np.mean((est - exact) ** 2)))
                 rows.append({"case": name, "n": n, "M": M, "seeds": seeds, "exact": exact,
                              "bias": float(est.mean() - exact), "sd": float(est.std(ddof=1)),

@@ -42,7 +42,6 @@ Algorithms and formulas: :mod:`mdplab.learn.demo` and :mod:`mdplab.learn.regular
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from .. import envs
@@ -72,14 +71,6 @@ TIAPKIN_DEMO = (
     "(abstract; sections on behavior cloning and demonstration-regularized BPI; numbering "
     "unverified)"
 )
-
-
-_ss = np.random.SeedSequence
-
-
-def _seeds(rng: np.random.Generator, n: int) -> list[int]:
-    return [int(s.generate_state(1)[0]) for s in
-            np.random.SeedSequence(int(rng.integers(2**63))).spawn(n)]
 
 
 def expected_bc_kl(d: np.ndarray, A: int, n_demos: int) -> float:
@@ -193,6 +184,34 @@ def _soft_expert(mdp, temperature=EXPERT_TEMPERATURE):
     return pi / pi.sum(axis=-1, keepdims=True)
 
 
+def _demo_instance(S: int, A: int, H: int, instance_seed: int):
+    return envs.random_mdp(S, A, horizon=H, time_varying=True,
+                           rng=np.random.default_rng(instance_seed))
+
+
+def demo_bpi_repetition(S: int, A: int, H: int, instance_seed: int, n_demos: int, eps: float,
+                        c_bc: float, window: list, max_episodes: int, rng) -> dict:
+    """One repetition of ``demo-regularized-sample-complexity`` at one demonstration count:
+    demonstrations from the soft expert, demonstration-regularized BPI until certified, and --
+    when the chosen temperature is in the window -- RL without demonstrations on the same
+    budget (a row for :func:`mdplab.sweep.sweep`)."""
+    mdp = _demo_instance(S, A, H, instance_seed)
+    expert = _soft_expert(mdp)
+    demo_rng, bpi_rng, rl_rng = spawn(rng, 3)
+    states, actions = sample_trajectories(mdp, expert, n_demos, rng=demo_rng)
+    res = demo_regularized_bpi(mdp, states, actions, eps, c_bc=c_bc, rng=bpi_rng,
+                               max_episodes=max_episodes)
+    in_win = window[0] <= res.lam <= window[1]
+    rl_sub = np.nan
+    if in_win and res.episodes > 0:
+        rl = identify(RegularizedUCBVI(beta=0.0), mdp, 1e-9, rng=rl_rng,
+                      max_episodes=res.episodes)
+        rl_sub = float(rl["suboptimality"].iloc[0])
+    return {"lam": res.lam, "in_window": in_win, "episodes": res.episodes,
+            "stopped": res.stopped, "gap": res.gap, "demo_reg_subopt": res.suboptimality,
+            "bc_subopt": res.bc_suboptimality, "no_demo_rl_subopt": rl_sub}
+
+
 @register(
     id="demo-regularized-sample-complexity",
     title="Demonstration-regularized RL: online episodes to reach epsilon fall like 1/N^E",
@@ -215,29 +234,18 @@ def check_demo_regularized(quick: bool, rng: np.random.Generator, out):
     n_seeds = 2 if quick else 10
     max_episodes = 200_000
     inst_rng, run_rng = spawn(rng, 2)
-    mdp = envs.random_mdp(S, A, horizon=H, time_varying=True, rng=inst_rng)
+    instance_seed = int(inst_rng.integers(2**31))
+    mdp = _demo_instance(S, A, H, instance_seed)
     expert = _soft_expert(mdp)
     v_star = float(mdp.mu @ solve(mdp).V[0])
     eps_e = v_star - float(evaluate(mdp, expert).J)
     lam_free = sum((H - h) ** 2 for h in range(H)) / (8 * eps / 3)
     window = (1.0, lam_free / 4)
-    rows = []
-    for seed in _seeds(run_rng, n_seeds):
-        for N in grid:
-            states, actions = sample_trajectories(mdp, expert, N, rng=_ss([seed, N, 0]))
-            res = demo_regularized_bpi(mdp, states, actions, eps, c_bc=c_bc,
-                                       rng=_ss([seed, N, 1]), max_episodes=max_episodes)
-            in_win = window[0] <= res.lam <= window[1]
-            rl_sub = np.nan
-            if in_win and res.episodes > 0:
-                rl = identify(RegularizedUCBVI(beta=0.0), mdp, 1e-9, rng=_ss([seed, N, 2]),
-                              max_episodes=res.episodes)
-                rl_sub = float(rl["suboptimality"].iloc[0])
-            rows.append({"n_demos": N, "seed": seed, "lam": res.lam, "in_window": in_win,
-                         "episodes": res.episodes, "stopped": res.stopped, "gap": res.gap,
-                         "demo_reg_subopt": res.suboptimality,
-                         "bc_subopt": res.bc_suboptimality, "no_demo_rl_subopt": rl_sub})
-    table = pd.DataFrame(rows)
+    table = seed_sweep(demo_bpi_repetition, {
+        "S": S, "A": A, "H": H, "instance_seed": instance_seed, "n_demos": grid, "eps": eps,
+        "c_bc": c_bc, "window": [list(window)], "max_episodes": max_episodes}, n_seeds, run_rng)
+    table = table[["n_demos", "seed", "lam", "in_window", "episodes", "stopped", "gap",
+                   "demo_reg_subopt", "bc_subopt", "no_demo_rl_subopt"]]
     win = table[table["in_window"]]
     g = win.groupby("n_demos")
     geo = np.exp(g["episodes"].apply(lambda x: np.mean(np.log(np.maximum(x, 1)))))

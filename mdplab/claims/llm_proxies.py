@@ -55,6 +55,7 @@ from ..proxies import (
 from ..proxies import rewards as rw
 from ..solvers import solve
 from . import ClaimResult, register
+from ._seeds import seed_sweep
 
 RAFAILOV = ("Rafailov, Hejna, Park & Finn 2024, arXiv:2404.12358, Sec. 3-4 (token-level MDP; "
             "numbering unverified)")
@@ -237,6 +238,34 @@ def _inverse_beta_n(pc, N):
     return np.log((1 - (1 - pc) ** N) / (pc * (1 - pc) ** (N - 1)))
 
 
+def _oreal_task(lm_seed: int):
+    """The arithmetic task of ``proxy-oreal-bon-bc``: (task, reference law p, rewards r,
+    accuracy p_c, the reference conditional on success)."""
+    lm = _arithmetic_lm(np.random.default_rng(lm_seed))
+    task = TokenMDP(lm, 6, rw.arithmetic(require_eos=True))
+    ref = task.distribution()
+    p = np.exp(ref.log_prob)
+    r = ref.reward
+    pc = float(p[r == 1].sum())
+    return task, p, r, pc, np.where(r == 1, p, 0.0) / pc
+
+
+def oreal_bc_repetition(lm_seed: int, N: int, Ms: list, rng) -> list[dict]:
+    """Behaviour cloning on the first ``M`` positive best-of-``N`` samples, for every ``M``:
+    the exact TV distance of the cloned LM's sequence law to the reference conditional on
+    success (rows for :func:`mdplab.sweep.sweep`)."""
+    task, _, _, pc, cond = _oreal_task(lm_seed)
+    kept, kept_r = sample_best_of_n(task, N, int(max(Ms) / (1 - (1 - pc) ** N) * 1.3), rng)
+    pos = np.flatnonzero(kept_r == 1)
+    rows = []
+    for M in Ms:
+        sel = pos[:M]
+        data = type(kept)(kept.tokens[sel], kept.lengths[sel], kept.vocab, kept.eos)
+        law = np.exp(task.distribution(fit_policy(task, data)).log_prob)
+        rows.append({"M": M, "tv_to_cond": 0.5 * float(np.abs(law - cond).sum())})
+    return rows
+
+
 @register(
     id="proxy-oreal-bon-bc",
     title=("Binary reward: BoN over sequences is a KL-optimal LM; BC on positives is its "
@@ -253,14 +282,9 @@ def _inverse_beta_n(pc, N):
     budget_seconds=90,
 )
 def check_oreal(quick: bool, rng: np.random.Generator, out):
-    lm = _arithmetic_lm(rng)
-    task = TokenMDP(lm, 6, rw.arithmetic(require_eos=True))
-    ref = task.distribution()
-    p = np.exp(ref.log_prob)
-    r = ref.reward
-    pc = float(p[r == 1].sum())
+    lm_seed = int(rng.integers(2**31))
+    task, p, r, pc, cond = _oreal_task(lm_seed)
     seqs = task.sequences()
-    cond = np.where(r == 1, p, 0.0) / pc
     zero = np.exp(task.distribution(kl_optimal(task, 0.0).policy).log_prob)
     rows = []
     for N in [2, 4, 8, 16, 64]:
@@ -283,19 +307,8 @@ def check_oreal(quick: bool, rng: np.random.Generator, out):
     N_bc = 4
     Ms = [100, 300, 1000, 3000] if quick else [100, 300, 1000, 3000, 10_000, 30_000]
     seeds = 3 if quick else 8
-    bc_rows = []
-    for seed in range(seeds):
-        kept, kept_r = sample_best_of_n(task, N_bc, int(max(Ms) / (1 - (1 - pc) ** N_bc) * 1.3),
-                                        rng)
-        pos = np.flatnonzero(kept_r == 1)
-        for M in Ms:
-            sel = pos[:M]
-            data = type(kept)(kept.tokens[sel], kept.lengths[sel], kept.vocab, kept.eos)
-            bc = fit_policy(task, data)
-            law = np.exp(task.distribution(bc).log_prob)
-            bc_rows.append({"seed": seed, "M": M, "tv_to_cond": 0.5 * float(np.abs(law - cond)
-                                                                           .sum())})
-    bc_tab = pd.DataFrame(bc_rows)
+    bc_tab = seed_sweep(oreal_bc_repetition, {"lm_seed": lm_seed, "N": N_bc, "Ms": [Ms]},
+                        seeds, rng)[["seed", "M", "tv_to_cond"]]
     mean_tv = bc_tab.groupby("M")["tv_to_cond"].mean()
     fit = fit_loglog_slope(mean_tv.index.to_numpy(float), mean_tv.to_numpy())
     lo, hi = fit.ci

@@ -37,6 +37,11 @@ Instances (all exact values from :func:`mdplab.evaluate` / :func:`mdplab.solve`)
   weight of the grid 0.3, ..., 0.7 with a value of at least 20% of :math:`V^*`);
   :math:`e(s) = (\text{row}, \text{col})/5`, one-hot actions, ``N = 100`` trajectories.
 
+Repetitions: each claim's seeds run through :func:`mdplab.claims._seeds.seed_sweep` with one
+module-level function per claim (:func:`pevi_rate_repetition`, :func:`naive_plugin_repetition`,
+:func:`prdc_repetition`), so a repetition's generator depends only on the function, its
+parameters, the seed and the package version.
+
 Pass/fail criteria (fixed before running, from the catalogue's conventions): slopes within
 :math:`-0.5 \pm 0.15` (in :math:`N`) and :math:`0.5 \pm 0.2` (in :math:`C^*`) with the point
 estimate inside the tolerance + 0.05 and the bootstrap 90% interval overlapping the tolerance;
@@ -61,6 +66,7 @@ from ..plot import (
 )
 from ..solvers import evaluate, occupancy, solve
 from . import ClaimResult, register
+from ._seeds import seed_sweep
 
 JIN = "Jin, Yang & Wang 2021, arXiv:2012.15085, Sec. 4 (numbering unverified)"
 RASHID = "Rashidinejad, Zhu, Ma, Jiao & Russell 2021, arXiv:2103.12021 (numbering unverified)"
@@ -92,29 +98,51 @@ def _gap_behavior(a_star, A, C):
     return b
 
 
-def _worst_case_runs(P, a_star, gaps, Ns, C, seeds, rng):
-    """Suboptimality of PEVI, array (seeds, len(Ns), len(gaps)), plus per-run checks."""
+def pevi_rate_repetition(instance: int, C: float, Ns: list, gaps: list, rng) -> list[dict]:
+    r"""One repetition (one seed) of the PEVI rate claims, run through :func:`seed_sweep`.
+
+    Rebuilds the gap family from ``instance`` (:func:`_gap_structure`), samples ``max(Ns)``
+    trajectories of the behavior with concentrability ``C`` from the zero-gap model (the
+    transitions do not depend on the gap) and one array of uniforms for the rewards, so the
+    data sets are nested in :math:`N` and coupled across gaps :math:`\Delta`. For every gap and
+    every :math:`N` it runs PEVI (``delta = 0.05``, penalty ``"l1"``) and records the exact
+    suboptimality :math:`V^* - V^{\hat\pi}` (Jin, Yang & Wang 2021, arXiv:2012.15085), whether
+    :math:`\hat V \le V^{\hat\pi}` everywhere, and whether the data-dependent bound
+    :math:`2\sum_h \mathbb E_{\pi^*}\Gamma_h` holds.
+    """
+    P, a_star = _gap_structure(np.random.default_rng(int(instance)))
     A = P.shape[2]
     base = _gap_mdp(P, a_star, 0.0)
-    beh = _gap_behavior(a_star, A, C)
+    beh = _gap_behavior(a_star, A, float(C))
     models = [_gap_mdp(P, a_star, g) for g in gaps]
     J_star = [float(solve(m).V[0] @ m.mu) for m in models]
-    sub = np.empty((seeds, len(Ns), len(gaps)))
-    lower_ok, bound_ok = [], []
-    for k in range(seeds):
-        data = off.sample_dataset(base, beh, int(max(Ns)), rng=rng)
-        u = rng.random(data.rewards.shape)  # common uniforms: rewards coupled across gaps
-        for j in range(len(gaps)):
-            R = np.asarray(models[j].R)[np.arange(data.H), data.states[:, :-1], data.actions]
-            dj = off.OfflineDataset(data.states, data.actions, (u < R).astype(float),
-                                    data.S, data.A)
-            for i, n in enumerate(Ns):
-                res = off.pevi(dj.subset(int(n)), delta=0.05)
-                val = evaluate(models[j], res.policy)
-                sub[k, i, j] = J_star[j] - val.J
-                lower_ok.append(bool(np.all(res.V <= val.V + 1e-12)))
-                bound_ok.append(sub[k, i, j] <= off.pevi_bound(models[j], res) + 1e-12)
-    return sub, lower_ok, bound_ok
+    data = off.sample_dataset(base, beh, int(max(Ns)), rng=rng)
+    u = rng.random(data.rewards.shape)  # common uniforms: rewards coupled across gaps
+    rows = []
+    for j, gap in enumerate(gaps):
+        R = np.asarray(models[j].R)[np.arange(data.H), data.states[:, :-1], data.actions]
+        dj = off.OfflineDataset(data.states, data.actions, (u < R).astype(float),
+                                data.S, data.A)
+        for n in Ns:
+            res = off.pevi(dj.subset(int(n)), delta=0.05)
+            val = evaluate(models[j], res.policy)
+            sub = J_star[j] - val.J
+            rows.append({"N": int(n), "gap_index": j, "gap": float(gap), "subopt": float(sub),
+                         "lower_ok": bool(np.all(res.V <= val.V + 1e-12)),
+                         "bound_ok": bool(sub <= off.pevi_bound(models[j], res) + 1e-12)})
+    return rows
+
+
+def _worst_case_runs(instance, gaps, Ns, Cs, seeds, rng):
+    """Suboptimality of PEVI, array ``(seeds, len(Cs), len(Ns), len(gaps))``, plus the per-run
+    lower-bound and data-bound checks (lists of booleans); repetitions via :func:`seed_sweep`."""
+    grid = {"instance": [int(instance)], "C": [float(c) for c in Cs],
+            "Ns": [[int(n) for n in Ns]], "gaps": [[float(g) for g in gaps]]}
+    table = seed_sweep(pevi_rate_repetition, grid, seeds, rng)
+    table = table.sort_values(["seed", "C", "N", "gap_index"], kind="stable")
+    n_seeds = table["seed"].nunique()
+    sub = table["subopt"].to_numpy().reshape(n_seeds, len(Cs), len(Ns), len(gaps))
+    return sub, table["lower_ok"].tolist(), table["bound_ok"].tolist()
 
 
 # --------------------------------------------------------------------------- PEVI rate
@@ -170,12 +198,13 @@ def _rate_figure(x, sub, fit, ci, xlabel, title, stem):
     budget_seconds=120,
 )
 def check_pevi_rate_n(quick: bool, rng: np.random.Generator, out):
-    P, a_star = _gap_structure(rng)
+    instance = int(rng.integers(2**31))  # the gap family (transitions, a*) of this claim
     gaps = np.geomspace(0.005, 0.45, 8 if quick else 12)
     seeds = 6 if quick else 20
     Ns = np.array([1000, 2000, 4000, 8000] if quick else
                   [1000, 2000, 4000, 8000, 16000, 32000, 64000], dtype=float)
-    sub, low, bnd = _worst_case_runs(P, a_star, gaps, Ns, 4.0, seeds, rng)
+    sub, low, bnd = _worst_case_runs(instance, gaps, Ns, [4.0], seeds, rng)
+    sub = sub[:, 0]
     fit, ci, ok = _boot_slope(Ns, sub, -0.65, -0.35, rng)
     lower, bound = float(np.mean(low)), float(np.mean(bnd))
     passed = ok and lower >= 0.95 and bound >= 0.95
@@ -207,18 +236,13 @@ def check_pevi_rate_n(quick: bool, rng: np.random.Generator, out):
     budget_seconds=120,
 )
 def check_pevi_rate_coverage(quick: bool, rng: np.random.Generator, out):
-    P, a_star = _gap_structure(rng)
+    instance = int(rng.integers(2**31))  # the gap family (transitions, a*) of this claim
     gaps = np.geomspace(0.005, 0.45, 8 if quick else 12)
     seeds = 6 if quick else 20
     Cs = np.array([2.0, 4.0, 8.0, 16.0] if quick else [2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
     N = 16000 if quick else 64000
-    sub = np.empty((seeds, len(Cs), len(gaps)))
-    low, bnd = [], []
-    for i, C in enumerate(Cs):
-        s, lo_, bo_ = _worst_case_runs(P, a_star, gaps, [N], float(C), seeds, rng)
-        sub[:, i, :] = s[:, 0, :]
-        low += lo_
-        bnd += bo_
+    sub, low, bnd = _worst_case_runs(instance, gaps, [N], Cs, seeds, rng)
+    sub = sub[:, :, 0, :]
     fit, ci, ok = _boot_slope(Cs, sub, 0.3, 0.7, rng)
     lower, bound = float(np.mean(low)), float(np.mean(bnd))
     table = _rate_table(sub, gaps, Cs, "C", N, None)
@@ -254,6 +278,34 @@ def _lottery_mdp(H=3, A=6):
     return TabularMDP(P, R, horizon=H, mu=[1.0, 0.0])
 
 
+def _lottery_behavior(mdp):
+    r""":math:`0.9\,\pi^* + 0.1` uniform, per state (the lottery behavior)."""
+    return 0.9 * solve(mdp).policy + 0.1 / mdp.A
+
+
+def naive_plugin_repetition(Ns: list, rng) -> list[dict]:
+    r"""One repetition (one seed) of ``offline-naive-plugin-fails``, run through
+    :func:`seed_sweep`: ``max(Ns)`` trajectories of the lottery behavior (Bernoulli rewards),
+    nested subsets of every size in ``Ns``; for the plug-in and PEVI (Jin, Yang & Wang 2021,
+    arXiv:2012.15085) the exact suboptimality and whether the policy plays a lottery action on
+    a state-step the optimal policy visits ("spurious")."""
+    mdp = _lottery_mdp()
+    pi_star = solve(mdp).policy
+    J_star = float(evaluate(mdp, pi_star).J)
+    beh = _lottery_behavior(mdp)
+    d_star = np.asarray(occupancy(mdp, pi_star))
+    data = off.sample_dataset(mdp, beh, int(max(Ns)), rng=rng, rewards="bernoulli")
+    rows = []
+    for n in Ns:
+        sub = data.subset(int(n))
+        for name, res in (("plug-in", off.plugin(sub)), ("PEVI", off.pevi(sub))):
+            spurious = bool(np.any((d_star.sum(-1) > 0) & (res.policy.argmax(-1) != 0)))
+            rows.append({"N": int(n), "method": name,
+                         "subopt": J_star - float(evaluate(mdp, res.policy).J),
+                         "spurious": spurious})
+    return rows
+
+
 @register(
     id="offline-naive-plugin-fails",
     title="The naive plug-in fails on poorly covered data; pessimism does not",
@@ -269,25 +321,13 @@ def _lottery_mdp(H=3, A=6):
 def check_naive_plugin(quick: bool, rng: np.random.Generator, out):
     mdp = _lottery_mdp()
     H = mdp.H
-    pi_star = solve(mdp).policy
-    J_star = float(evaluate(mdp, pi_star).J)
-    beh = 0.9 * pi_star + 0.1 / mdp.A
+    beh = _lottery_behavior(mdp)
     C_star = off.concentrability(mdp, beh)
     seeds = 40 if quick else 200
     Ns = [10, 30, 100, 300, 1000] if not quick else [10, 30, 100]
     N_main = 30
-    d_star = np.asarray(occupancy(mdp, pi_star))
-    rows = []
-    for k in range(seeds):
-        data = off.sample_dataset(mdp, beh, max(Ns), rng=rng, rewards="bernoulli")
-        for n in Ns:
-            sub = data.subset(n)
-            for name, res in (("plug-in", off.plugin(sub)), ("PEVI", off.pevi(sub))):
-                spurious = bool(np.any((d_star.sum(-1) > 0) & (res.policy.argmax(-1) != 0)))
-                rows.append({"seed": k, "N": n, "method": name,
-                             "subopt": J_star - evaluate(mdp, res.policy).J,
-                             "spurious": spurious})
-    table = pd.DataFrame(rows)
+    rows = seed_sweep(naive_plugin_repetition, {"Ns": [Ns]}, seeds, rng)
+    table = rows[["seed", "N", "method", "subopt", "spurious"]]
     main = table[table["N"] == N_main]
     p_spur = float(main[main["method"] == "plug-in"]["spurious"].mean())
     pevi_ok = float((main[main["method"] == "PEVI"]["subopt"] <= 0.1 * H + 1e-12).mean())
@@ -324,6 +364,50 @@ def _prdc_instance(n=5, H=12):
     return mdp, cells
 
 
+def _prdc_behavior(mdp):
+    r"""The poor behavior of ``prdc-bounded-gap``: :math:`0.6\,\pi^* + 0.2` uniform
+    :math:`+ 0.2\,\pi^-` per state (fixed before any comparison: the smallest optimal weight on
+    the grid 0.3, ..., 0.7, rest split uniform/adversarial, whose value is >= 20% of V*)."""
+    return off.behavior_policy(mdp, (0.6, 0.2, 0.2), mix="action")
+
+
+def prdc_repetition(N: int, kl_betas: list, prdc_betas: list, rng) -> list[dict]:
+    r"""One repetition (one seed) of ``prdc-bounded-gap``, run through :func:`seed_sweep`.
+
+    ``N`` trajectories of the poor behavior on the 5x5 gridworld; rows with the exact value
+    :math:`J(\hat\pi)` of behavior-KL (every temperature of ``kl_betas``), PEVI, the plug-in
+    and tabular PRDC (Ran et al. 2023, arXiv:2306.06569; every :math:`\beta` of
+    ``prdc_betas``). PRDC rows also hold the overestimation :math:`\hat J - J` and, for a
+    finite :math:`\beta`, the estimation / performance-gap bounds of
+    :func:`mdplab.learn.offline.prdc_bound` (NaN elsewhere).
+    """
+    mdp, cells = _prdc_instance()
+    data = off.sample_dataset(mdp, _prdc_behavior(mdp), int(N), rng=rng)
+    nan = float("nan")
+    rows = []
+    for b in kl_betas:
+        res = off.behavior_regularized(data, b)
+        rows.append({"method": "behavior-KL", "param": float(b),
+                     "J": float(evaluate(mdp, res.policy).J)})
+    for name, res in (("PEVI", off.pevi(data)), ("plug-in", off.plugin(data))):
+        rows.append({"method": name, "param": nan, "J": float(evaluate(mdp, res.policy).J)})
+    for b in prdc_betas:
+        res = off.prdc(data, cells, beta=b)
+        J = float(evaluate(mdp, res.policy).J)
+        row = {"method": "PRDC", "param": float(b), "J": J,
+               "overestimation": res.estimate(mdp.mu) - J}
+        if np.isfinite(b):
+            bd = off.prdc_bound(mdp, data, res, cells)
+            row.update({
+                "estimation_gap": bd.estimation_gap, "estimation_bound": bd.estimation_bound,
+                "suboptimality": bd.suboptimality,
+                "suboptimality_bound": bd.suboptimality_bound,
+                "eps_D": float(bd.constraint_distance.max()),
+                "L_max": float(bd.lipschitz.max())})
+        rows.append(row)
+    return rows
+
+
 @register(
     id="prdc-bounded-gap",
     title="Tabular PRDC: bounded estimation and performance gaps; beats behavior-KL on poor data",
@@ -345,43 +429,20 @@ def check_prdc(quick: bool, rng: np.random.Generator, out):
     J_star = float(evaluate(mdp, pi_star).J)
     # behavior fixed before any comparison: the smallest optimal weight on the grid
     # {0.3, ..., 0.7} (rest split uniform/adversarial) whose value is >= 20% of V* (0.23 V*)
-    beh = off.behavior_policy(mdp, (0.6, 0.2, 0.2), mix="action")
+    beh = _prdc_behavior(mdp)
     J_beh = float(evaluate(mdp, beh).J)
     seeds = 6 if quick else 30
     N = 100
     kl_betas = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
     prdc_betas = [0.0, 0.5, 2.0, 8.0, np.inf] if quick else [0.0, 0.25, 0.5, 1.0, 2.0, 4.0,
                                                             8.0, np.inf]
-    rows, bound_rows = [], []
-    for k in range(seeds):
-        data = off.sample_dataset(mdp, beh, N, rng=rng)
-        for b in kl_betas:
-            res = off.behavior_regularized(data, b)
-            rows.append({"seed": k, "method": "behavior-KL", "param": b,
-                         "J": float(evaluate(mdp, res.policy).J)})
-        res = off.pevi(data)
-        rows.append({"seed": k, "method": "PEVI", "param": np.nan,
-                     "J": float(evaluate(mdp, res.policy).J)})
-        res = off.plugin(data)
-        rows.append({"seed": k, "method": "plug-in", "param": np.nan,
-                     "J": float(evaluate(mdp, res.policy).J)})
-        for b in prdc_betas:
-            res = off.prdc(data, cells, beta=b)
-            J = float(evaluate(mdp, res.policy).J)
-            row = {"seed": k, "method": "PRDC", "param": b, "J": J,
-                   "overestimation": res.estimate(mdp.mu) - J}
-            rows.append(row)
-            if np.isfinite(b):
-                bd = off.prdc_bound(mdp, data, res, cells)
-                bound_rows.append({
-                    "seed": k, "beta": b, "estimation_gap": bd.estimation_gap,
-                    "estimation_bound": bd.estimation_bound,
-                    "suboptimality": bd.suboptimality,
-                    "suboptimality_bound": bd.suboptimality_bound,
-                    "eps_D": float(bd.constraint_distance.max()),
-                    "L_max": float(bd.lipschitz.max())})
-    table = pd.DataFrame(rows)
-    bounds = pd.DataFrame(bound_rows)
+    full = seed_sweep(prdc_repetition, {"N": [N], "kl_betas": [kl_betas],
+                                        "prdc_betas": [prdc_betas]}, seeds, rng)
+    table = full[["seed", "method", "param", "J", "overestimation"]]
+    bounds = full[full["method"] == "PRDC"].dropna(subset=["estimation_bound"])
+    bounds = bounds.rename(columns={"param": "beta"})[
+        ["seed", "beta", "estimation_gap", "estimation_bound", "suboptimality",
+         "suboptimality_bound", "eps_D", "L_max"]]
     bounds_ok = bool((bounds["estimation_gap"] <= bounds["estimation_bound"] + 1e-9).all()
                      and (bounds["suboptimality"] <= bounds["suboptimality_bound"] + 1e-9).all())
     kl = table[table["method"] == "behavior-KL"].pivot(index="seed", columns="param", values="J")

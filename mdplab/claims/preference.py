@@ -60,6 +60,7 @@ from ..plot import (
     save_figure,
 )
 from . import ClaimResult, register
+from ._seeds import seed_sweep
 
 CHIPO = "Huang et al. 2025, arXiv:2407.13399, Sec. 3-4 (numbering unverified)"
 DPO = "Rafailov et al. 2023, arXiv:2305.18290, Sec. 4-5"
@@ -275,6 +276,26 @@ def _tci(x, level=0.95):
     return m, m - h, m + h
 
 
+def overopt_repetition(N: int, betas: list, rng) -> list[dict]:
+    r"""One data set of ``N`` pairs from :math:`\pi_{\rm ref}\otimes\pi_{\rm ref}` on the
+    over-optimization instance, its bounded BT fit, and the DPO / chi-PO optima for every
+    ``beta`` (rows for :func:`mdplab.sweep.sweep`)."""
+    r_true, ref = overopt_instance()
+    best = float(r_true.max())
+    data = pref.sample_preferences(games.bradley_terry(r_true), N, rng=rng, mu=ref)
+    r_hat = pref.bradley_terry_mle_bounded(data.counts(), R_MAX).reward
+    rows = []
+    for beta in betas:
+        for method, pi in (
+            ("DPO", pref.kl_regularized_optimum(r_hat, beta, ref).policy),
+            ("chi-PO", pref.chi_mix_optimum(r_hat, beta, ref).policy),
+        ):
+            rows.append({"beta": beta, "method": method, "regret": best - float(pi @ r_true),
+                         "kl": float(kl_divergence(pi, ref)), "rare_mass": float(pi[4:].sum()),
+                         "concentrability": float(pref.concentrability(pi, ref))})
+    return rows
+
+
 @register(
     id="chipo-overoptimization",
     title="chi-PO vs DPO: over-optimization with responses the data barely cover",
@@ -294,31 +315,15 @@ def _tci(x, level=0.95):
 )
 def check_overoptimization(quick: bool, rng: np.random.Generator, out) -> ClaimResult:
     r_true, ref = overopt_instance()
-    P = games.bradley_terry(r_true)
     best = float(r_true.max())
     c_star = 1.0 / ref[np.argmax(r_true)]
     seeds = 10 if quick else 30
     Ns = [100, 1000, 10000] if quick else [100, 200, 500, 1000, 2000, 5000, 10000, 20000]
     betas = np.geomspace(1e-3, 10, 21 if quick else 41)
-    rows = []
-    for s in range(seeds):
-        for N in Ns:
-            data = pref.sample_preferences(P, N, rng=rng, mu=ref)
-            W = data.counts()
-            r_hat = pref.bradley_terry_mle_bounded(W, R_MAX).reward
-            for beta in betas:
-                for method, pi in (
-                    ("DPO", pref.kl_regularized_optimum(r_hat, beta, ref).policy),
-                    ("chi-PO", pref.chi_mix_optimum(r_hat, beta, ref).policy),
-                ):
-                    rows.append({
-                        "seed": s, "N": N, "beta": beta, "method": method,
-                        "regret": best - float(pi @ r_true),
-                        "kl": float(kl_divergence(pi, ref)),
-                        "rare_mass": float(pi[4:].sum()),
-                        "concentrability": float(pref.concentrability(pi, ref)),
-                    })
-    table = pd.DataFrame(rows)
+    table = seed_sweep(overopt_repetition, {"N": Ns, "betas": [[float(b) for b in betas]]},
+                       seeds, rng)
+    table = table[["seed", "N", "beta", "method", "regret", "kl", "rare_mass",
+                   "concentrability"]]
     mean = table.groupby(["method", "N", "beta"], as_index=False)[["regret", "kl",
                                                                     "rare_mass"]].mean()
     tuned = {}

@@ -74,6 +74,7 @@ from ..plot import (
 )
 from ..plot import save_figure as _save
 from . import ClaimResult, register
+from ._seeds import seed_list, sweep_seeds
 
 AZAR = (
     "Azar, Osband & Munos 2017, arXiv:1703.05449, Thm. 1 (UCBVI-CH) and Thm. 2 (UCBVI-BF) "
@@ -88,6 +89,25 @@ def _instances(rng: np.random.Generator) -> dict:
         "random (S=8, A=3, H=10)": envs.random_mdp(8, 3, horizon=10, time_varying=True,
                                                    rng=rng),
     }
+
+
+_UCBVI_LEARNERS = {
+    "UCBVI-BF": {"bonus": "bernstein"},
+    "UCBVI-CH": {"bonus": "hoeffding"},
+    "UCBVI-BF, bonus x 0.1": {"bonus": "bernstein", "scale": 0.1},
+}
+
+
+def ucbvi_repetition(instance: str, instance_seed: int, learner: str, K_max: int, rng
+                     ) -> list[dict]:
+    """One run of a UCBVI variant (``_UCBVI_LEARNERS``) on one instance of :func:`_instances`
+    (its random MDP drawn from ``instance_seed``): the exact cumulative regret at every
+    recorded episode (rows for :func:`mdplab.sweep.sweep`)."""
+    mdp = _instances(np.random.default_rng(instance_seed))[instance]
+    log = run(UCBVI(delta=DELTA, **_UCBVI_LEARNERS[learner]), mdp, K_max, rng=rng,
+              record_every=K_max)
+    return [{"K": int(k), "cum_regret": float(c)}
+            for k, c in zip(log["episode"], log["cum_regret"], strict=True)]
 
 
 def azar_thm1_bound(K, S, A, H, K_max, delta=DELTA):
@@ -116,24 +136,18 @@ def azar_thm1_bound(K, S, A, H, K_max, delta=DELTA):
 )
 def check_ucbvi_sqrt_k(quick: bool, rng: np.random.Generator, out):
     K_max, window, seeds = (2_000, (100, 2_000), 5) if quick else (100_000, (1_000, 100_000), 10)
-    learners = {
-        "UCBVI-BF": (UCBVI("bernstein", delta=DELTA), seeds),
-        "UCBVI-CH": (UCBVI("hoeffding", delta=DELTA), 3),
-        "UCBVI-BF, bonus x 0.1": (UCBVI("bernstein", delta=DELTA, scale=0.1), seeds),
-    }
+    learners = {"UCBVI-BF": seeds, "UCBVI-CH": 3, "UCBVI-BF, bonus x 0.1": seeds}
     inst_rng, run_rng = spawn(rng, 2)
-    instances = _instances(inst_rng)
-    seed_seqs = np.random.SeedSequence(int(run_rng.integers(2**63))).spawn(seeds)
-    seed_ids = [int(s.generate_state(1)[0]) for s in seed_seqs]
-    rows = []
-    for inst, mdp in instances.items():
-        for name, (learner, n_seeds) in learners.items():
-            for i in range(n_seeds):
-                log = run(learner, mdp, K_max, rng=seed_ids[i], record_every=K_max)
-                for k, c in zip(log["episode"], log["cum_regret"], strict=True):
-                    rows.append({"instance": inst, "learner": name, "seed": seed_ids[i],
-                                 "K": int(k), "cum_regret": float(c)})
-    table = pd.DataFrame(rows)
+    instance_seed = int(inst_rng.integers(2**31))
+    instances = _instances(np.random.default_rng(instance_seed))
+    seed_ids = seed_list(run_rng, seeds)
+    parts = []
+    for name, n_seeds in learners.items():  # UCBVI-CH (diagnostic, slow) on the first 3 seeds
+        parts.append(sweep_seeds(ucbvi_repetition, {
+            "instance": list(instances), "instance_seed": instance_seed, "learner": name,
+            "K_max": K_max}, seed_ids[:n_seeds]))
+    table = pd.concat(parts, ignore_index=True)[["instance", "learner", "seed", "K",
+                                                 "cum_regret"]]
 
     results, passed = {}, True
     with paper_style():
@@ -235,6 +249,19 @@ BPI_GRIDS = {
 BPI_BANDS = {"regularized (beta = 0.5)": (0.8, 1.3), "unregularized (beta = 0)": (1.7, 2.3)}
 
 
+def bpi_repetition(learner: str, epsilons: list, instance_seed: int, rng) -> list[dict]:
+    """Certified stopping times of regularized UCBVI (``beta`` of ``BPI_GRIDS[learner]``) for
+    every target ``epsilon`` on the claim's random MDP (rows for :func:`mdplab.sweep.sweep`)."""
+    mdp = envs.random_mdp(4, 2, horizon=3, time_varying=True,
+                          rng=np.random.default_rng(instance_seed))
+    beta = BPI_GRIDS[learner][0]
+    res = identify(RegularizedUCBVI(beta=beta), mdp, np.asarray(epsilons), rng=rng,
+                   max_episodes=2_000_000)
+    return [{"beta": beta, "epsilon": r.epsilon, "episodes": r.episodes, "gap": r.gap,
+             "suboptimality": r.suboptimality, "stopped": r.stopped}
+            for r in res.itertuples()]
+
+
 @register(
     id="regularized-bpi-fast-rate",
     title="Regularized best-policy identification needs ~1/epsilon episodes, unregularized "
@@ -256,19 +283,13 @@ def check_regularized_bpi(quick: bool, rng: np.random.Generator, out):
     if quick:  # larger targets, same shape of grid
         grids = {k: (b, e * (2.0 if b == 0 else 1.0)) for k, (b, e) in grids.items()}
     inst_rng, run_rng = spawn(rng, 2)
-    mdp = envs.random_mdp(4, 2, horizon=3, time_varying=True, rng=inst_rng)
-    seed_ids = [int(s.generate_state(1)[0]) for s in
-                np.random.SeedSequence(int(run_rng.integers(2**63))).spawn(n_seeds)]
-    rows = []
-    for name, (beta, eps) in grids.items():
-        for seed in seed_ids:
-            res = identify(RegularizedUCBVI(beta=beta), mdp, eps, rng=seed,
-                           max_episodes=2_000_000)
-            for r in res.itertuples():
-                rows.append({"learner": name, "beta": beta, "seed": seed, "epsilon": r.epsilon,
-                             "episodes": r.episodes, "gap": r.gap,
-                             "suboptimality": r.suboptimality, "stopped": r.stopped})
-    table = pd.DataFrame(rows)
+    instance_seed = int(inst_rng.integers(2**31))
+    seed_ids = seed_list(run_rng, n_seeds)
+    table = pd.concat([sweep_seeds(bpi_repetition, {
+        "learner": name, "epsilons": [[float(e) for e in eps]], "instance_seed": instance_seed},
+        seed_ids) for name, (_, eps) in grids.items()], ignore_index=True)
+    table = table[["learner", "beta", "seed", "epsilon", "episodes", "gap", "suboptimality",
+                   "stopped"]]
 
     fits, seed_ci, passed = {}, {}, True
     with paper_style():

@@ -34,7 +34,8 @@ __all__ = [
 ]
 
 
-_SUBMODULES = ("games", "preference", "demo", "demo_rlhf", "adversarial", "linear", "offline")
+_SUBMODULES = ("games", "preference", "demo", "demo_rlhf", "adversarial", "linear", "offline",
+               "offline_linear")
 
 
 def __getattr__(name):  # ml.learn.games, ml.learn.preference, ... imported on first use

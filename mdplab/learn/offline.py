@@ -53,6 +53,35 @@ is the common practical choice :math:`\Gamma = c\,(H-h)\sqrt{\log(2HSAN/\delta)/
 (Hoeffding for a *fixed* :math:`V`; not a uniform bound over the data-dependent
 :math:`\hat V`).
 
+``bonus="bernstein"``: the Bernstein-style penalty of VI-LCB in Li, Shi, Chen, Chi & Wei (2022),
+*Settling the sample complexity of model-based offline RL*, arXiv:2204.05275 (finite-horizon
+VI-LCB; equation numbering unverified),
+
+.. math::
+
+    \Gamma_h(s,a) = \min\Big\{\max\Big\{\sqrt{\frac{c_b\,\iota\,\widehat{\mathrm{Var}}_h(s,a)}
+      {n}},\; \frac{2 c_b (H-h)\,\iota}{n}\Big\},\; H-h\Big\}, \qquad
+    \iota = \log\frac{4HSAN}{\delta},
+
+with :math:`c_b = c` (``scale``, default 1) and :math:`\widehat{\mathrm{Var}}_h(s,a)` the unbiased
+sample variance, over the :math:`n = n_h(s,a)` visits, of the one-step targets
+:math:`y_i = r^i_h + \hat V_{h+1}(s^i_{h+1}) \in [0, H-h]` (whose mean is
+:math:`\hat r_h + \hat P_h \hat V_{h+1}`; Li et al. state the variance of
+:math:`\hat V_{h+1}` under :math:`\hat P_h`, with known rewards; we put the reward noise in the
+same variance); :math:`\Gamma = H - h` when :math:`n \le 1`. The penalty is computed inside the
+backward pass (it needs :math:`\hat V_{h+1}`), so :func:`pevi_bonus` does not offer it.
+Li et al. take :math:`c_b` "large enough" and handle the data-dependent :math:`\hat V_{h+1}` by
+a leave-one-out argument; we make no uniform guarantee for the default :math:`c_b = 1` (like
+``"hoeffding"``, it is the practical choice; the lower-bound property is checked over seeds in
+the tests). With ``scale >= 8``, since :math:`\max(x, y) \ge (x+y)/2`, :math:`\Gamma` is at least
+the one-sided empirical Bernstein deviation of Maurer & Pontil (2009, *Empirical Bernstein
+bounds and sample variance penalization*, COLT; theorem numbering unverified),
+:math:`\sqrt{2\widehat{\mathrm{Var}}\,\iota/n} + 7(H-h)\iota/(3(n-1))` for :math:`n \ge 2`: a
+valid quantifier for a *fixed* next-step value. The penalty is smaller than the ``"l1"`` and
+``"hoeffding"`` ones when the targets have a small variance (nearly deterministic transitions
+and rewards) and :math:`n \gg c_b\,\iota`; the :math:`1/n` term makes it larger for small
+counts.
+
 Coverage form (our derivation from the data-dependent bound). If every pair satisfies
 :math:`n_h(s,a) \ge N d^\mu_h(s,a)/2` (true with high probability once
 :math:`N d^\mu_h(s,a) \gtrsim \log(HSA/\delta)`, multiplicative Chernoff) and :math:`\pi^*` is
@@ -257,6 +286,9 @@ def pevi_bonus(counts, S: int, N: int, *, delta: float = 0.05, bonus: str = "l1"
     if delta >= 1:
         raise ValueError(f"delta = {delta!r} must lie in (0, 1)")
     scale = _positive("scale", scale)
+    if bonus == "bernstein":
+        raise ValueError("bonus = 'bernstein' depends on the next-step value estimates, not on "
+                         "the counts alone: use pevi(dataset, bonus='bernstein')")
     if bonus not in ("l1", "hoeffding"):
         raise ValueError(f"bonus = {bonus!r}; expected 'l1' or 'hoeffding'")
     H, _, A = n.shape
@@ -274,26 +306,62 @@ def pevi_bonus(counts, S: int, N: int, *, delta: float = 0.05, bonus: str = "l1"
     return np.where(n > 0, g, np.broadcast_to(remaining, n.shape))
 
 
-def _backward(model: EmpiricalModel, penalty: np.ndarray, clip: bool,
-              unvisited_value: str = "zero") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _bernstein_bonus(counts, var, remaining, iota: float, scale: float = 1.0) -> np.ndarray:
+    r"""The Bernstein-style penalty of Li, Shi, Chen, Chi & Wei (2022, arXiv:2204.05275,
+    finite-horizon VI-LCB; numbering unverified), for one step (module docstring):
+
+    .. math:: \Gamma = \min\{\max\{\sqrt{c_b\,\iota\,\widehat{\mathrm{Var}}/n},\;
+              2 c_b B \iota / n\},\; B\}, \qquad c_b = \mathrm{scale},
+
+    with ``B = remaining`` (:math:`H - h`, the range of the targets); :math:`\Gamma = B` where
+    ``counts <= 1`` (no variance estimate). ``var`` is the unbiased sample variance of the
+    one-step targets; arrays of the same shape."""
+    n = np.asarray(counts, dtype=np.float64)
+    v = np.maximum(np.asarray(var, dtype=np.float64), 0.0)  # rounding can give -1e-17
+    B = np.broadcast_to(np.asarray(remaining, dtype=np.float64), n.shape)
+    c_b = float(scale)
+    safe = np.maximum(n, 1.0)
+    g = np.maximum(np.sqrt(c_b * iota * v / safe), 2.0 * c_b * B * iota / safe)
+    return np.where(n > 1, np.minimum(g, B), B)
+
+
+def _target_moments(dataset: OfflineDataset, h: int, V_next: np.ndarray):
+    r"""Per-pair sums of :math:`y_i = r^i_h + \hat V_{h+1}(s^i_{h+1})` and of :math:`y_i^2` at
+    step ``h`` (arrays ``(S, A)``): the sample mean and variance of the one-step targets."""
+    S, A = dataset.S, dataset.A
+    sa = dataset.states[:, h] * A + dataset.actions[:, h]
+    y = dataset.rewards[:, h] + V_next[dataset.states[:, h + 1]]
+    s1 = np.bincount(sa, weights=y, minlength=S * A).reshape(S, A)
+    s2 = np.bincount(sa, weights=y * y, minlength=S * A).reshape(S, A)
+    return s1, s2
+
+
+def _backward(model: EmpiricalModel, penalty, clip: bool,
+              unvisited_value: str = "zero") -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                      np.ndarray]:
+    """Backward induction on the empirical model minus a penalty. ``penalty`` is an array
+    ``(H, S, A)`` or a function ``(h, V_{h+1}) -> (S, A)`` (a value-dependent penalty);
+    returns ``Q, V, policy, penalty array``."""
     P, R, n = model.P, model.R, model.counts
     H, S, A = R.shape
     V = np.zeros((H + 1, S))
     Q = np.empty((H, S, A))
     pol = np.empty((H, S, A))
+    pen = np.empty((H, S, A))
     for h in range(H - 1, -1, -1):
-        q = R[h] + P[h] @ V[h + 1] - penalty[h]
+        pen[h] = penalty(h, V[h + 1]) if callable(penalty) else penalty[h]
+        q = R[h] + P[h] @ V[h + 1] - pen[h]
         unseen = n[h] == 0
         if unvisited_value == "optimistic":
             q = np.where(unseen, float(H - h), q)
         elif unvisited_value == "self":  # reward 0, self-loop: value V_{h+1}(s)
-            q = np.where(unseen, V[h + 1][:, None] - penalty[h], q)
+            q = np.where(unseen, V[h + 1][:, None] - pen[h], q)
         if clip:
             q = np.clip(q, 0.0, float(H - h))
         Q[h] = q
         pol[h] = _greedy_ties_to_data(q, n[h])
         V[h] = q.max(axis=1)
-    return Q, V, pol
+    return Q, V, pol, pen
 
 
 def pevi(dataset: OfflineDataset, *, delta: float = 0.05, bonus: str = "l1",
@@ -306,11 +374,15 @@ def pevi(dataset: OfflineDataset, *, delta: float = 0.05, bonus: str = "l1",
         Rewards must lie in [0, 1].
     delta : float
         Failure probability of the uncertainty quantifier.
-    bonus : {"l1", "hoeffding"}
+    bonus : {"l1", "hoeffding", "bernstein"}
         Penalty (module docstring); ``"l1"`` makes :math:`\hat V` a lower bound on the value of
-        the returned policy with probability :math:`\ge 1 - \delta` when ``scale >= 1``.
+        the returned policy with probability :math:`\ge 1 - \delta` when ``scale >= 1``;
+        ``"bernstein"`` is the variance-aware penalty of Li et al. (2022, arXiv:2204.05275),
+        recomputed at every step from the sample variance of
+        :math:`r_h + \hat V_{h+1}(s_{h+1})`.
     scale : float
-        Multiplier :math:`c` of the penalty.
+        Multiplier :math:`c` of the penalty (``"bernstein"``: the constant :math:`c_b`; ``>= 8``
+        dominates the empirical Bernstein bound for a fixed next-step value).
 
     Examples
     --------
@@ -325,8 +397,27 @@ def pevi(dataset: OfflineDataset, *, delta: float = 0.05, bonus: str = "l1",
     _check_dataset_arg(dataset)
     _check_rewards01(dataset, "PEVI")
     model = empirical_model(dataset)
-    gamma_ = pevi_bonus(model.counts, dataset.S, dataset.N, delta=delta, bonus=bonus, scale=scale)
-    Q, V, pol = _backward(model, gamma_, clip=True)
+    if bonus == "bernstein":
+        delta = _positive("delta", delta)
+        if delta >= 1:
+            raise ValueError(f"delta = {delta!r} must lie in (0, 1)")
+        scale = _positive("scale", scale)
+        H, S, A, N = dataset.H, dataset.S, dataset.A, dataset.N
+        iota = float(np.log(4.0 * H * S * A * N / delta))
+        n = model.counts
+
+        def penalty(h, V_next):
+            s1, s2 = _target_moments(dataset, h, V_next)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                var = np.where(n[h] > 1, (s2 - s1 * s1 / np.maximum(n[h], 1.0))
+                               / np.maximum(n[h] - 1.0, 1.0), 0.0)
+            return _bernstein_bonus(n[h], var, float(H - h), iota, scale)
+
+        Q, V, pol, gamma_ = _backward(model, penalty, clip=True)
+    else:
+        gamma_ = pevi_bonus(model.counts, dataset.S, dataset.N, delta=delta, bonus=bonus,
+                            scale=scale)
+        Q, V, pol, _ = _backward(model, gamma_, clip=True)
     return OfflineResult(pol, Q, V, gamma_, model.counts, "pevi",
                          {"delta": delta, "bonus": bonus, "scale": scale})
 
@@ -342,8 +433,8 @@ def plugin(dataset: OfflineDataset, *, unvisited: str = "zero") -> OfflineResult
         raise ValueError(f"unvisited = {unvisited!r}; expected 'zero' or 'optimistic'")
     model = empirical_model(dataset)
     zero = np.zeros_like(model.R)
-    Q, V, pol = _backward(model, zero, clip=False,
-                          unvisited_value="self" if unvisited == "zero" else "optimistic")
+    Q, V, pol, _ = _backward(model, zero, clip=False,
+                             unvisited_value="self" if unvisited == "zero" else "optimistic")
     return OfflineResult(pol, Q, V, zero, model.counts, "plugin", {"unvisited": unvisited})
 
 
@@ -441,6 +532,30 @@ def _nearest(e, g, beta: float, data_mask: np.ndarray):
     return idx, np.asarray(dist, dtype=np.float64)
 
 
+def _prdc_beta(beta) -> float:
+    """PRDC's state weight: a number >= 0, or ``inf`` (the support constraint)."""
+    if isinstance(beta, (int, float, np.integer, np.floating)) and not isinstance(beta, bool) \
+            and beta == np.inf:
+        return np.inf
+    return _positive("beta", beta, allow_zero=True)
+
+
+def _prdc_select(q: np.ndarray, dist: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+    r"""PRDC's constrained greedy step at one :math:`h` (Ran et al. 2023, arXiv:2306.06569; the
+    actor loss :math:`-\lambda Q + \|a - \hat a\|^2` with :math:`\lambda = \alpha /
+    \overline{|Q|}`): :math:`\pi(s) = \arg\max_a [Q(s,a) - \kappa\, c(s,a)^2]`,
+    :math:`\kappa = \overline{|Q|}/\alpha`, for ``q`` and distances ``dist`` of shape
+    ``(S, A)``; infinite distances are excluded, and a state whose distances are all infinite
+    (``beta = inf``, state absent from the data) takes the argmax of ``q``. Returns the chosen
+    action per state and :math:`\kappa`."""
+    kap = float(np.mean(np.abs(q))) / alpha
+    with np.errstate(invalid="ignore"):
+        obj = np.where(np.isinf(dist), -np.inf, q - kap * dist**2)
+    none = ~np.isfinite(obj).any(1)
+    obj[none] = q[none]
+    return np.argmax(obj, axis=1), kap
+
+
 def prdc(dataset: OfflineDataset, state_embedding, *, beta: float = 2.0, alpha: float = 2.5,
          action_embedding=None) -> OfflineResult:
     r"""Tabular PRDC (module docstring): dataset-constrained policy on the empirical model.
@@ -463,11 +578,7 @@ def prdc(dataset: OfflineDataset, state_embedding, *, beta: float = 2.0, alpha: 
     ``kappa`` (``(H,)``).
     """
     _check_dataset_arg(dataset)
-    if isinstance(beta, (int, float, np.integer, np.floating)) and not isinstance(beta, bool) \
-            and beta == np.inf:
-        beta = np.inf  # the support constraint
-    else:
-        beta = _positive("beta", beta, allow_zero=True)
+    beta = _prdc_beta(beta)
     alpha = _positive("alpha", alpha)
     S, A, H = dataset.S, dataset.A, dataset.H
     e, g = _embedding_keys(state_embedding, S, A, beta, action_embedding)
@@ -483,13 +594,7 @@ def prdc(dataset: OfflineDataset, state_embedding, *, beta: float = 2.0, alpha: 
         q_data = (model.R[h] + model.P[h] @ V[h + 1]).ravel()
         q = q_data[idx].reshape(S, A)
         dd = d.reshape(S, A)
-        kap = float(np.mean(np.abs(q))) / alpha
-        with np.errstate(invalid="ignore"):
-            obj = np.where(np.isinf(dd), -np.inf, q - kap * dd**2)
-        # a state without any finite-distance action (beta = inf, unvisited state): use Q
-        none = ~np.isfinite(obj).any(1)
-        obj[none] = q[none]
-        a_star = np.argmax(obj, axis=1)
+        a_star, kap = _prdc_select(q, dd, alpha)
         pol[h] = np.eye(A)[a_star]
         Q[h], dist[h], nearest[h], kappa[h] = q, dd, idx.reshape(S, A), kap
         V[h] = q[np.arange(S), a_star]

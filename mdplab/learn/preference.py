@@ -164,22 +164,54 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PreferenceData:
-    """Pairwise preference data: ``winner[i]`` was preferred to ``loser[i]`` (prompt 0 only)."""
+    """Pairwise preference data: ``winner[i]`` was preferred to ``loser[i]`` for the prompt
+    ``prompt[i]``.
+
+    ``n`` responses per prompt and ``n_prompts`` prompts; ``prompt=None`` (the default) means
+    a single prompt, ``n_prompts = 1``. Indices are validated: integers in range, equal
+    lengths."""
 
     winner: np.ndarray
     loser: np.ndarray
     n: int
+    prompt: np.ndarray | None = None
+    n_prompts: int = 1
+
+    def __post_init__(self):
+        n = _int("n", self.n, 1)
+        X = _int("n_prompts", self.n_prompts, 1)
+        w = _index_array("winner", self.winner, n)
+        lo = _index_array("loser", self.loser, n)
+        if w.shape != lo.shape:
+            raise ValueError(f"winner has {w.size} entries but loser has {lo.size}")
+        x = None
+        if self.prompt is not None:
+            x = _index_array("prompt", self.prompt, X)
+            if x.shape != w.shape:
+                raise ValueError(f"prompt has {x.size} entries but winner has {w.size}")
+        elif X > 1:
+            raise ValueError(f"n_prompts = {X} needs the prompt of every pair (prompt=None)")
+        object.__setattr__(self, "winner", w)
+        object.__setattr__(self, "loser", lo)
+        object.__setattr__(self, "prompt", x)
+
+    @property
+    def prompts(self) -> np.ndarray:
+        """The prompt of every pair (zeros for single-prompt data)."""
+        return np.zeros(len(self.winner), dtype=int) if self.prompt is None else self.prompt
 
     def counts(self) -> np.ndarray:
-        """``C[y, y']`` = number of times ``y`` beat ``y'``."""
-        C = np.zeros((self.n, self.n))
-        np.add.at(C, (self.winner, self.loser), 1.0)
-        return C
+        """``C[y, y']`` = number of times ``y`` beat ``y'``: ``(n, n)`` for single-prompt data,
+        ``(X, n, n)`` (``C[x, y, y']``) when ``n_prompts > 1``."""
+        C = np.zeros((self.n_prompts, self.n, self.n))
+        np.add.at(C, (self.prompts, self.winner, self.loser), 1.0)
+        return C[0] if self.n_prompts == 1 else C
 
     def to_frame(self):
         import pandas as pd
 
-        return pd.DataFrame({"winner": self.winner, "loser": self.loser})
+        return pd.DataFrame({"prompt": self.prompts, "winner": self.winner,
+                             "loser": self.loser})
 
 
 @dataclass(frozen=True)
@@ -284,6 +316,21 @@ def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
+def _index_array(name: str, x, n: int) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} has shape {arr.shape}, expected a 1-d array of indices")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if not (np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr))
+                and np.all(arr == np.round(arr))):
+            raise ValueError(f"{name} must hold integer indices, got dtype {arr.dtype}")
+    arr = arr.astype(int)
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        bad = int(arr[(arr < 0) | (arr >= n)][0])
+        raise ValueError(f"{name} holds {bad}, outside [0, {n - 1}]")
+    return arr
+
+
 def _check_data(data, n: int) -> PreferenceData:
     if not isinstance(data, PreferenceData):
         raise TypeError(f"data: expected a PreferenceData, got {type(data).__name__}")
@@ -313,21 +360,42 @@ def _reward(r, name="r") -> np.ndarray:
 # ------------------------------------------------------------------------- data
 
 
-def sample_preferences(P, n_pairs: int, rng=None, mu=None) -> PreferenceData:
-    r"""Draw ``n_pairs`` pairs :math:`y, y' \sim \mu` i.i.d. (``mu=None``: uniform; ``y = y'``
-    allowed) and label them with :math:`\Pr(y \succ y') = P[y, y']`."""
+def _draw(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draws, one per row of ``cdf`` (last axis)."""
+    return np.minimum((cdf < u[:, None]).sum(-1), cdf.shape[-1] - 1)
+
+
+def sample_preferences(P, n_pairs: int, rng=None, mu=None, rho=None) -> PreferenceData:
+    r"""Draw ``n_pairs`` labelled pairs.
+
+    Single prompt (``P`` of shape ``(n, n)``): :math:`y, y' \sim \mu` i.i.d. (``mu=None``:
+    uniform; ``y = y'`` allowed), labelled with :math:`\Pr(y \succ y') = P[y, y']`.
+    Several prompts (``P`` of shape ``(X, n, n)``): the prompt :math:`x \sim \rho`
+    (``rho=None``: uniform), then :math:`y, y' \sim \mu(\cdot|x)` (``mu`` ``(n,)`` or
+    ``(X, n)``) labelled with :math:`P[x, y, y']`."""
     P = check_preference_matrix(P)
-    if P.ndim != 2:
-        raise ValueError("sample_preferences: P must be a single (n, n) matrix")
-    n = P.shape[0]
+    n = P.shape[-1]
     if isinstance(n_pairs, bool) or not isinstance(n_pairs, (int, np.integer)) or n_pairs < 0:
         raise ValueError(f"n_pairs = {n_pairs!r} must be a non-negative integer")
     rng = as_rng(rng)
-    m = _reference(mu, n, (), "mu")
-    y = rng.choice(n, size=n_pairs, p=m)
-    yp = rng.choice(n, size=n_pairs, p=m)
-    win = rng.random(n_pairs) < P[y, yp]
-    return PreferenceData(np.where(win, y, yp), np.where(win, yp, y), n)
+    if P.ndim == 2:
+        if rho is not None:
+            raise ValueError("sample_preferences: rho (the prompt distribution) needs P of "
+                             "shape (X, n, n)")
+        m = _reference(mu, n, (), "mu")
+        y = rng.choice(n, size=n_pairs, p=m)
+        yp = rng.choice(n, size=n_pairs, p=m)
+        win = rng.random(n_pairs) < P[y, yp]
+        return PreferenceData(np.where(win, y, yp), np.where(win, yp, y), n)
+    X = P.shape[0]
+    r_x = _reference(rho, X, (), "rho")
+    m = _reference(mu, n, (X,), "mu")
+    x = _draw(np.cumsum(r_x)[None, :], rng.random(n_pairs))
+    cdf = np.cumsum(m, -1)[x]
+    y = _draw(cdf, rng.random(n_pairs))
+    yp = _draw(cdf, rng.random(n_pairs))
+    win = rng.random(n_pairs) < P[x, y, yp]
+    return PreferenceData(np.where(win, y, yp), np.where(win, yp, y), n, x, X)
 
 
 # ------------------------------------------------------------------------- Bradley-Terry
@@ -443,16 +511,29 @@ def bradley_terry_mle_bounded(
     return BTFit(r, pg, it, bool(pg <= tol * scale))
 
 
-def _fit_reward(P, mu, data, r_max, anchor=None, who="dpo_optimum"):
+def _win_weights(P, mu, data, who) -> np.ndarray:
+    """Pair weights ``W`` of the BT likelihood: ``(n, n)``, or ``(X, n, n)`` with prompts."""
     P = check_preference_matrix(P)
-    if P.ndim != 2:
-        raise ValueError(f"{who}: P must be a single (n, n) matrix")
     n = P.shape[-1]
     if data is not None:
-        W = _check_data(data, n).counts()
-    else:
-        m = _reference(mu, n, (), "mu")
-        W = np.outer(m, m) * P
+        data = _check_data(data, n)
+        if P.ndim == 3 and data.n_prompts != P.shape[0]:
+            raise ValueError(f"{who}: data has {data.n_prompts} prompt(s) but P has "
+                             f"{P.shape[0]}")
+        return data.counts()
+    m = _reference(mu, n, P.shape[:-2], "mu")
+    return m[..., :, None] * m[..., None, :] * P
+
+
+def _fit_reward(P, mu, data, r_max, anchor=None, who="dpo_optimum"):
+    W = _win_weights(P, mu, data, who)
+    if W.ndim == 3:  # one independent fit per prompt (tabular policies)
+        return np.stack([_fit_reward_one(w, r_max, anchor, f"{who} (prompt {x})")
+                         for x, w in enumerate(W)])
+    return _fit_reward_one(W, r_max, anchor, who)
+
+
+def _fit_reward_one(W, r_max, anchor, who):
     if r_max is not None:
         return bradley_terry_mle_bounded(W, r_max, anchor=anchor).reward
     fit = bradley_terry_mle(W)
@@ -472,8 +553,8 @@ def kl_regularized_optimum(r, beta: float, ref=None) -> PolicyOptimum:
     r""":math:`\pi_r \propto \pi_{\rm ref}e^{r/\beta}`, the optimum of
     :math:`\mathbb E_\pi r - \beta\mathrm{KL}(\pi\|\pi_{\rm ref})` (``beta > 0``)."""
     beta = _number("beta", beta, positive=True)
-    r = np.asarray(r, dtype=float)
-    ref = _reference(ref, r.shape[-1])
+    r = _reward(r)
+    ref = _reference(ref, r.shape[-1], r.shape[:-1])
     with np.errstate(divide="ignore"):
         return PolicyOptimum(_softmax(np.log(ref) + r / beta), beta, "kl-rlhf", r)
 
@@ -500,19 +581,28 @@ def ipo_optimum(P, tau: float, ref=None, mu=None, data: PreferenceData | None = 
     P = check_preference_matrix(P)
     tau = _number("tau", tau, positive=True)
     n = P.shape[-1]
-    ref = _reference(ref, n)
     if data is not None:
-        C = _check_data(data, n).counts()
-        np.fill_diagonal(C, 0.0)  # y = y' pairs: h = 0, a constant in the loss
-        N = C + C.T
-        L = np.diag(N.sum(1)) - N
-        b = (C.sum(1) - C.sum(0)) / (2.0 * tau)
-        g = np.linalg.lstsq(L, b, rcond=None)[0]
+        C = _win_weights(P, None, data, "ipo_optimum")
+        g = np.stack([_ipo_least_squares(c, tau) for c in C.reshape(-1, n, n)])
+        g = g.reshape(C.shape[:-1])
+        ref = _reference(ref, n, g.shape[:-1])
         with np.errstate(divide="ignore"):
             return PolicyOptimum(_softmax(np.log(ref) + g), tau, "ipo", tau * g)
-    m = _reference(mu, n, (), "mu")
+    m = _reference(mu, n, P.shape[:-2], "mu")
+    pm = np.einsum("...ij,...j->...i", P, m)
+    ref = _reference(ref, n, pm.shape[:-1])
     with np.errstate(divide="ignore"):
-        return PolicyOptimum(_softmax(np.log(ref) + (P @ m) / tau), tau, "ipo", P @ m)
+        return PolicyOptimum(_softmax(np.log(ref) + pm / tau), tau, "ipo", pm)
+
+
+def _ipo_least_squares(C, tau):
+    """Minimum-norm solution of the IPO normal equations L g = (wins - losses) / (2 tau)."""
+    C = C.copy()
+    np.fill_diagonal(C, 0.0)  # y = y' pairs: h = 0, a constant in the loss
+    N = C + C.T
+    L = np.diag(N.sum(1)) - N
+    b = (C.sum(1) - C.sum(0)) / (2.0 * tau)
+    return np.linalg.lstsq(L, b, rcond=None)[0]
 
 
 def dpo_loss(pi, data: PreferenceData, beta: float, ref=None) -> np.ndarray | float:
@@ -536,7 +626,13 @@ def _pair_loss(pi, data, beta, ref, link, r_max):
     n = pi.shape[-1]
     data = _check_data(data, n)
     h = implied_reward(pi, beta, ref, link=link)
-    d = h[..., data.winner] - h[..., data.loser]
+    if data.n_prompts > 1:
+        if pi.ndim < 2 or pi.shape[-2] != data.n_prompts:
+            raise ValueError(f"pi has shape {pi.shape}; data with {data.n_prompts} prompts "
+                             f"needs (..., {data.n_prompts}, {n})")
+        d = h[..., data.prompt, data.winner] - h[..., data.prompt, data.loser]
+    else:
+        d = h[..., data.winner] - h[..., data.loser]
     if r_max is not None:
         r_max = _number("r_max", r_max, positive=True)
         d = np.clip(d, -2 * r_max, 2 * r_max)
@@ -633,7 +729,7 @@ def implied_reward(pi, beta: float, ref=None, *, link: str = "kl") -> np.ndarray
     :math:`r` it equals :math:`r` minus a constant (:math:`\beta\log Z`, resp. :math:`\lambda`)."""
     beta = _number("beta", beta, positive=True)
     pi = np.asarray(pi, dtype=float)
-    ref = _reference(ref, pi.shape[-1])
+    ref = _reference(ref, pi.shape[-1], np.shape(ref)[:-1] if np.ndim(ref) > 1 else ())
     with np.errstate(divide="ignore"):
         z = pi / ref
         if link == "kl":
@@ -677,6 +773,8 @@ def hypo_optimum(data: PreferenceData, beta: float, lam: float, ref=None, *,
     lam = _number("lam", lam, positive=True)
     n = data.n
     data = _check_data(data, n)
+    if data.n_prompts > 1:
+        raise ValueError("hypo_optimum: single-prompt data only (call it once per prompt)")
     ref = _reference(ref, n)
     if np.any(ref <= 0):
         raise ValueError("hypo_optimum: ref must be strictly positive")
@@ -762,8 +860,12 @@ def xpo(
     pair with :math:`P` (Bradley-Terry of ``reward`` unless ``P`` is given), and minimises the XPO
     objective (module docstring) over :math:`\{\pi_r: r\in[0, R_{\max}]^n\}` by L-BFGS-B from
     the previous solution, the bounded MLE and ``restarts`` optimistic vertices (one response at
-    :math:`R_{\max}`, the others at 0; default: all ``n``). ``alpha = 0`` is online DPO (convex;
-    responses absent from the data keep their previous reward). Returns an :class:`OnlineRun`.
+    :math:`R_{\max}`, the others at 0; default: all ``n``). ``alpha = 0`` is online DPO: the
+    objective is convex and its minimiser is the bounded MLE
+    (:func:`bradley_terry_mle_bounded`) with the tie-breaking ridge anchored at the previous
+    rewards, so responses absent from the data keep their previous reward and the level of
+    each connected part of the comparison graph moves as little as possible. Returns an
+    :class:`OnlineRun`.
     """
     from scipy.optimize import minimize
 
@@ -808,20 +910,25 @@ def xpo(
         if w != l_:
             C[w, l_] += 1.0
         expl[yt] += 1.0
-        starts = [r.copy(), bradley_terry_mle_bounded(C, r_max).reward]
-        if alpha > 0:  # optimistic vertices: one response at the top, the rest at the bottom
+        # the bounded MLE with its tie-breaking ridge anchored at the previous rewards: the
+        # exact minimiser for alpha = 0 (convex), responses absent from the data unchanged
+        mle = bradley_terry_mle_bounded(C, r_max, anchor=r).reward
+        if alpha > 0:
+            starts = [r.copy(), mle]
+            # optimistic vertices: one response at the top, the rest at the bottom
             for k in rng.choice(n, size=min(restarts, n), replace=False):
                 s0 = np.zeros(n)
                 s0[k] = r_max
                 starts.append(s0)
-        best = None
-        for s0 in starts:
-            res = minimize(_xpo_objective, s0, args=(C, expl, alpha, beta, logref), jac=True,
-                           method="L-BFGS-B", bounds=bounds,
-                           options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 500})
-            if best is None or res.fun < best.fun:
-                best = res
-        r = np.clip(best.x, 0.0, r_max)
+            best = None
+            for s0 in starts:
+                res = minimize(_xpo_objective, s0, args=(C, expl, alpha, beta, logref),
+                               jac=True, method="L-BFGS-B", bounds=bounds,
+                               options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 500})
+                if best is None or res.fun < best.fun:
+                    best = res
+            mle = best.x
+        r = np.clip(mle, 0.0, r_max)
         pols.append(_softmax(logref + r / beta))
         rews.append(r.copy())
     data = PreferenceData(np.array(win, dtype=int), np.array(lose, dtype=int), n)
