@@ -236,6 +236,26 @@ def sweep_status(
         console.print(f"  ... and {len(st['errors']) - 20} more")
 
 
+@sweep_app.command("export")
+def sweep_export(
+    store: Annotated[Path, typer.Argument(help="Folder given as store= to mdplab.sweep.")],
+    out: Annotated[Path, typer.Argument(help="Output table: .csv, .csv.gz or .parquet.")],
+) -> None:
+    """Write the finished tasks of a sweep store as one tidy table (CSV or Parquet)."""
+    from .sweep import export_store, load_store
+
+    try:
+        path = export_store(store, out)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from None
+    except ValueError as exc:
+        raise _usage_error(str(exc), "sweep export") from None
+    except ImportError as exc:
+        raise _fail(str(exc)) from None
+    n = len(load_store(store))
+    _console().print(f"wrote {n} row{'s' if n != 1 else ''} to {path}")
+
+
 @sweep_app.command("clean")
 def sweep_clean(
     store: Annotated[Path, typer.Argument(help="Folder given as store= to mdplab.sweep.")],

@@ -17,7 +17,9 @@ Store (``store=path``)
     ``os.replace``), so an interrupted sweep (Ctrl-C, a killed process, a lost worker) loses
     at most the tasks in flight. Re-running the same sweep reads the finished tasks and
     computes only the missing (and the failed) ones. JSON keeps Python types (ints, floats,
-    strings, booleans) without extra dependencies.
+    strings, booleans) without extra dependencies. :func:`load_store` reads a store back as
+    one tidy table (also while a sweep is still writing it) and :func:`export_store` writes
+    that table as CSV or Parquet.
 
 Execution
     ``scheduler=None``: a pool of local processes (``workers`` of them, default all cores;
@@ -53,7 +55,8 @@ import pandas as pd
 
 from ._utils import process_peak_rss_mb
 
-__all__ = ["sweep", "SweepSummary", "task_key", "task_rng", "store_status", "clean_store"]
+__all__ = ["sweep", "SweepSummary", "task_key", "task_rng", "store_status", "clean_store",
+           "load_store", "export_store"]
 
 TASKS_DIR = "tasks"
 
@@ -466,6 +469,45 @@ def store_status(store: str | Path) -> dict:
         except ValueError:
             status["meta"] = None
     return status
+
+
+def load_store(store: str | Path) -> pd.DataFrame:
+    """The finished tasks of a sweep store as one tidy table: the parameters, ``seed``, the
+    task ``key`` and ``fn``'s columns, one row per result row, sorted by key then row (failed,
+    unreadable and temporary records are skipped: see :func:`store_status`). Works on a store
+    that a running or interrupted sweep is still filling."""
+    root = Path(store)
+    tdir = root / TASKS_DIR
+    if not tdir.is_dir():
+        raise FileNotFoundError(f"store: {root} is not a sweep store (no {TASKS_DIR}/ folder)")
+    rows = []
+    for path in sorted(tdir.glob("*.json")):
+        rec = _read_record(path)
+        if rec is None or rec["status"] != "done":
+            continue
+        for r in rec["rows"]:
+            rows.append({**rec["params"], "seed": rec["seed"], "key": rec["key"], **r})
+    return pd.DataFrame(rows)
+
+
+def export_store(store: str | Path, out: str | Path) -> Path:
+    """Write :func:`load_store`'s table to ``out``: CSV (``.csv``, ``.csv.gz``) or Parquet
+    (``.parquet``, needs ``pyarrow`` or ``fastparquet``). Returns the path written."""
+    out = Path(out)
+    name = out.name.lower()
+    if not (name.endswith((".csv", ".csv.gz", ".parquet"))):
+        raise ValueError(f"out: {out} must end in .csv, .csv.gz or .parquet")
+    df = load_store(store)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if name.endswith(".parquet"):
+        try:
+            df.to_parquet(out, index=False)
+        except ImportError as exc:
+            raise ImportError(f"writing {out}: Parquet needs pyarrow or fastparquet "
+                              f"(pip install pyarrow); or export to .csv ({exc})") from None
+    else:
+        df.to_csv(out, index=False)
+    return out
 
 
 def clean_store(store: str | Path, *, everything: bool = False) -> int:
