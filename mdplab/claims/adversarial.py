@@ -39,9 +39,9 @@ backward induction on the realised loss tables.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from .. import envs
+from .._utils import spawn
 from ..learn import adversarial as adv
 from ..plot import (
     fit_loglog_slope,
@@ -52,6 +52,7 @@ from ..plot import (
     save_figure,
 )
 from . import ClaimResult, register
+from ._seeds import seed_sweep
 
 ZN = ("Zimin & Neu 2013, NeurIPS 26 (no arXiv version), abstract bounds; O-REPS Sec. 3-4 "
       "(numbering unverified)")
@@ -77,8 +78,62 @@ def _uniform_regret(mdp, L) -> float:
     return float(np.sum(q * total) - adv.best_policy_in_hindsight(mdp, L)[1])
 
 
-def _seed_ids(rng, n):
-    return [int(x) for x in rng.integers(0, 2**62, size=n)]
+def _claim_instance(instance_seed: int):
+    """The claims' MDP and the fixed means of the oblivious instance, from one integer seed
+    (so a sweep task rebuilds them from its parameters)."""
+    g = np.random.default_rng(instance_seed)
+    mdp = _instance(g)
+    return mdp, g.random((H, S, A))
+
+
+def _losses(mdp, K, inst, g, benign_means):
+    if inst == "hard":
+        return adv.hard_losses(mdp, K, rng=g, c=C_HARD)
+    return adv.oblivious_losses(mdp, K, rng=g, means=benign_means)
+
+
+def oreps_slope_repetition(instance: str, Ks: list, instance_seed: int, rng) -> list[dict]:
+    """One repetition of ``oreps-sqrt-k-regret``: for every ``K``, one loss sequence and the
+    exact final regret of O-REPS with full information and with bandit feedback on it (common
+    losses and learner seeds across the two feedbacks; rows for :func:`mdplab.sweep.sweep`)."""
+    mdp, benign_means = _claim_instance(instance_seed)
+    rows = []
+    for K, g in zip(Ks, spawn(rng, len(Ks)), strict=True):
+        loss_rng, run_rng = spawn(g, 2)
+        L = _losses(mdp, K, instance, loss_rng, benign_means)
+        run_seed = int(run_rng.integers(2**63))
+        uniform = _uniform_regret(mdp, L)
+        for fb in ("full", "bandit"):
+            log = adv.run_adversarial(adv.OREPS(feedback=fb), mdp, L,
+                                      rng=np.random.default_rng(run_seed), record_every=K)
+            rows.append({"feedback": fb, "K": K, "regret": float(log["cum_regret"].iloc[-1]),
+                         "uniform_regret": uniform,
+                         "max_violation": float(log.attrs["max_violation"])})
+    return rows
+
+
+def oreps_bound_repetition(feedback: str, adversary: str, K: int, instance_seed: int, rng
+                           ) -> list[dict]:
+    """One run of ``oreps-regret-bound``: O-REPS at the tuned fixed ``eta`` against one
+    adversary; the regret against the best policy so far and the bound at every recorded
+    episode (rows for :func:`mdplab.sweep.sweep`)."""
+    mdp, _ = _claim_instance(instance_seed)
+    eta = adv._tuned_eta(K, S, A, feedback)
+    learner = adv.OREPS(eta=eta, feedback=feedback)
+    loss_rng, run_rng = spawn(rng, 2)
+    run_seed = int(run_rng.integers(2**63))
+    if adversary == "adaptive":  # replays the learner with the run's own randomness
+        L = adv.adaptive_losses(learner, mdp, K, rng=np.random.default_rng(run_seed))
+    else:
+        L = {"oblivious": adv.oblivious_losses, "drifting": adv.drifting_losses,
+             "switching": adv.switching_losses,
+             "hard": lambda m, k, rng: adv.hard_losses(m, k, rng=rng, c=C_HARD)}[adversary](
+                 mdp, K, rng=loss_rng)
+    log = adv.run_adversarial(learner, mdp, L, rng=np.random.default_rng(run_seed),
+                              record_every=max(1, K // 50))
+    return [{"k": int(k), "regret": float(r),
+             "bound": float(adv.oreps_bound(k, S, A, H, feedback, eta=eta))}
+            for k, r in zip(log["episode"], log["hindsight_regret"], strict=True)]
 
 
 @register(
@@ -99,28 +154,12 @@ def check_oreps_slope(quick: bool, rng: np.random.Generator, out):
         Ks, seeds = [200, 400, 800, 1600], 4
     else:
         Ks, seeds = [int(k) for k in np.geomspace(200, 10_000, 7).round()], 10
-    mdp = _instance(rng)
-    benign_means = rng.random((H, S, A))
-    seed_ids = _seed_ids(rng, seeds)
-    rows = []
-    worst_violation = 0.0
-    for inst in ("hard", "oblivious"):
-        for fb in ("full", "bandit"):
-            for i, seed in enumerate(seed_ids):
-                for K in Ks:
-                    loss_rng, run_rng = np.random.default_rng([seed, K, 0]), [seed, K, 1]
-                    if inst == "hard":
-                        L = adv.hard_losses(mdp, K, rng=loss_rng, c=C_HARD)
-                    else:
-                        L = adv.oblivious_losses(mdp, K, rng=loss_rng, means=benign_means)
-                    log = adv.run_adversarial(adv.OREPS(feedback=fb), mdp, L,
-                                              rng=np.random.default_rng(run_rng),
-                                              record_every=K)
-                    worst_violation = max(worst_violation, log.attrs["max_violation"])
-                    rows.append({"instance": inst, "feedback": fb, "seed": i, "K": K,
-                                 "regret": float(log["cum_regret"].iloc[-1]),
-                                 "uniform_regret": _uniform_regret(mdp, L)})
-    table = pd.DataFrame(rows)
+    instance_seed = int(rng.integers(2**31))
+    full_table = seed_sweep(oreps_slope_repetition, {
+        "instance": ["hard", "oblivious"], "Ks": [Ks], "instance_seed": instance_seed},
+        seeds, rng)
+    worst_violation = float(full_table["max_violation"].max())
+    table = full_table[["instance", "feedback", "seed", "K", "regret", "uniform_regret"]]
     fits, passed = {}, worst_violation <= 1e-10
     with paper_style():
         fig, axes = new_figure("double", aspect=0.36, ncols=2)
@@ -190,33 +229,13 @@ def check_oreps_slope(quick: bool, rng: np.random.Generator, out):
 )
 def check_oreps_bound(quick: bool, rng: np.random.Generator, out):
     K, seeds = (400, 3) if quick else (10_000, 10)
-    mdp = _instance(rng)
-    seed_ids = _seed_ids(rng, seeds)
-    makers = {
-        "oblivious": lambda g: adv.oblivious_losses(mdp, K, rng=g),
-        "drifting": lambda g: adv.drifting_losses(mdp, K, rng=g),
-        "switching": lambda g: adv.switching_losses(mdp, K, rng=g),
-        "hard": lambda g: adv.hard_losses(mdp, K, rng=g, c=C_HARD),
-    }
-    rows = []
-    for fb in ("full", "bandit"):
-        eta = adv._tuned_eta(K, S, A, fb)
-        learner = adv.OREPS(eta=eta, feedback=fb)
-        names = list(makers) + (["adaptive"] if fb == "full" else [])
-        for name in names:
-            for i, seed in enumerate(seed_ids):
-                run_rng = [seed, 1]
-                if name == "adaptive":
-                    L = adv.adaptive_losses(learner, mdp, K, rng=np.random.default_rng(run_rng))
-                else:
-                    L = makers[name](np.random.default_rng([seed, 0]))
-                log = adv.run_adversarial(learner, mdp, L, rng=np.random.default_rng(run_rng),
-                                          record_every=max(1, K // 50))
-                for k, r in zip(log["episode"], log["hindsight_regret"], strict=True):
-                    rows.append({"feedback": fb, "adversary": name, "seed": i, "k": int(k),
-                                 "regret": float(r),
-                                 "bound": float(adv.oreps_bound(k, S, A, H, fb, eta=eta))})
-    table = pd.DataFrame(rows)
+    instance_seed = int(rng.integers(2**31))
+    adversaries = ["oblivious", "drifting", "switching", "hard"]
+    points = ([{"feedback": "full", "adversary": a} for a in adversaries + ["adaptive"]]
+              + [{"feedback": "bandit", "adversary": a} for a in adversaries])
+    table = seed_sweep(oreps_bound_repetition, [{**p, "K": K, "instance_seed": instance_seed}
+                                                for p in points], seeds, rng)
+    table = table[["feedback", "adversary", "seed", "k", "regret", "bound"]]
     paper_full = float(adv.oreps_bound(K, S, A, H, "full", paper=True))
     paper_bandit = float(adv.oreps_bound(K, S, A, H, "bandit", paper=True))
     full = table[table.feedback == "full"]
@@ -274,6 +293,28 @@ VARIANTS = {
 }
 
 
+def ftrl_repetition(instance: str, Ks: list, instance_seed: int, rng) -> list[dict]:
+    """One repetition of ``policy-ftrl-log-barrier``: for every ``K``, one loss sequence and the
+    exact final regret of every variant of ``VARIANTS`` on it (the entropy variants on the hard
+    instance only; common losses and learner seeds; rows for :func:`mdplab.sweep.sweep`)."""
+    mdp, benign_means = _claim_instance(instance_seed)
+    rows = []
+    for K, g in zip(Ks, spawn(rng, len(Ks)), strict=True):
+        loss_rng, run_rng = spawn(g, 2)
+        L = _losses(mdp, K, instance, loss_rng, benign_means)
+        run_seed = int(run_rng.integers(2**63))
+        uniform = _uniform_regret(mdp, L)
+        eta = 4.0 / (H * np.sqrt(K * A))
+        for name, (reg, base) in VARIANTS.items():
+            if instance == "oblivious" and reg != "logbarrier":
+                continue
+            log = adv.run_adversarial(adv.PolicyFTRL(reg, eta=eta, baseline=base), mdp, L,
+                                      rng=np.random.default_rng(run_seed), record_every=K)
+            rows.append({"variant": name, "K": K, "regret": float(log["cum_regret"].iloc[-1]),
+                         "uniform_regret": uniform})
+    return rows
+
+
 @register(
     id="policy-ftrl-log-barrier",
     title="Per-state log-barrier FTRL: sqrt(K) regret, robust to negative loss estimates",
@@ -295,25 +336,10 @@ def check_policy_ftrl(quick: bool, rng: np.random.Generator, out):
         Ks, seeds = [200, 400, 800, 1600], 4
     else:
         Ks, seeds = [int(k) for k in np.geomspace(200, 10_000, 7).round()], 10
-    mdp = _instance(rng)
-    seed_ids = _seed_ids(rng, seeds)
-    benign_means = rng.random((H, S, A))
-    rows = []
-    for name, (reg, base) in VARIANTS.items():
-        for inst in ("hard", "oblivious") if reg == "logbarrier" else ("hard",):
-            for i, seed in enumerate(seed_ids):
-                for K in Ks:
-                    g = np.random.default_rng([seed, K, 0])
-                    L = (adv.hard_losses(mdp, K, rng=g, c=C_HARD) if inst == "hard"
-                         else adv.oblivious_losses(mdp, K, rng=g, means=benign_means))
-                    eta = 4.0 / (H * np.sqrt(K * A))
-                    log = adv.run_adversarial(adv.PolicyFTRL(reg, eta=eta, baseline=base), mdp,
-                                              L, rng=np.random.default_rng([seed, K, 1]),
-                                              record_every=K)
-                    rows.append({"instance": inst, "variant": name, "seed": i, "K": K,
-                                 "regret": float(log["cum_regret"].iloc[-1]),
-                                 "uniform_regret": _uniform_regret(mdp, L)})
-    table = pd.DataFrame(rows)
+    instance_seed = int(rng.integers(2**31))
+    table = seed_sweep(ftrl_repetition, {"instance": ["hard", "oblivious"], "Ks": [Ks],
+                                         "instance_seed": instance_seed}, seeds, rng)
+    table = table[["instance", "variant", "seed", "K", "regret", "uniform_regret"]]
     benign = table[table.instance == "oblivious"]
     table_hard = table[table.instance == "hard"]
     fits = {}

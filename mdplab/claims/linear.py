@@ -22,7 +22,6 @@ actions, whereas tabular optimism (UCBVI, Azar, Osband & Munos 2017, arXiv:1703.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..envs.linear import random_linear_mdp
 from ..learn import UCBVI, run
@@ -36,8 +35,21 @@ from ..plot import (
     save_figure,
 )
 from . import ClaimResult, register
+from ._seeds import seed_sweep
 
 S, A, D, H = 50, 4, 4, 5
+
+
+def lsvi_repetition(learner: str, scale: float, K: int, instance_seed: int, rng) -> list[dict]:
+    """One run of ``lsvi-ucb-beats-ucbvi``: LSVI-UCB (with the true features) or tabular
+    UCBVI-BF for ``K`` episodes on the claim's random linear MDP; exact cumulative regret at
+    every recorded episode (rows for :func:`mdplab.sweep.sweep`)."""
+    lin = random_linear_mdp(S, A, D, horizon=H, rng=np.random.default_rng(instance_seed))
+    algo = LSVIUCB(lin, scale=scale) if learner == "LSVI-UCB" else UCBVI("bernstein",
+                                                                         scale=scale)
+    log = run(algo, lin.to_tabular(), K, rng=rng, record_every=max(1, K // 20))
+    return [{"K_recorded": int(k), "cum_regret": float(c)}
+            for k, c in zip(log["episode"], log["cum_regret"], strict=True)]
 
 
 @register(
@@ -55,23 +67,12 @@ S, A, D, H = 50, 4, 4, 5
 )
 def check_lsvi_beats_ucbvi(quick: bool, rng: np.random.Generator, out):
     K, seeds = (1_000, 2) if quick else (10_000, 10)
-    lin = random_linear_mdp(S, A, D, horizon=H, rng=rng)
-    mdp = lin.to_tabular()
-    seed_ids = [int(x) for x in rng.integers(0, 2**62, size=seeds)]
-    learners = {
-        ("LSVI-UCB", 1.0): LSVIUCB(lin, scale=1.0),
-        ("UCBVI-BF", 1.0): UCBVI("bernstein", scale=1.0),
-        ("LSVI-UCB", 0.1): LSVIUCB(lin, scale=0.1),
-        ("UCBVI-BF", 0.1): UCBVI("bernstein", scale=0.1),
-    }
-    rows = []
-    for (name, scale), learner in learners.items():
-        for i, seed in enumerate(seed_ids):
-            log = run(learner, mdp, K, rng=seed, record_every=max(1, K // 20))
-            for k, c in zip(log["episode"], log["cum_regret"], strict=True):
-                rows.append({"learner": name, "scale": scale, "seed": i, "K": int(k),
-                             "cum_regret": float(c)})
-    table = pd.DataFrame(rows)
+    instance_seed = int(rng.integers(2**31))
+    table = seed_sweep(lsvi_repetition, {"learner": ["LSVI-UCB", "UCBVI-BF"],
+                                         "scale": [1.0, 0.1], "K": K,
+                                         "instance_seed": instance_seed}, seeds, rng)
+    table = table[["learner", "scale", "seed", "K_recorded", "cum_regret"]].rename(
+        columns={"K_recorded": "K"})
     agg = table.groupby(["scale", "learner", "K"])["cum_regret"].agg(["mean", "std", "count"])
     passed, ratios, slopes = True, {}, {}
     with paper_style():
