@@ -177,6 +177,7 @@ def test_license_is_bsd3():
      "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.learn.demo_rlhf",
      "mdplab.learn.offline", "mdplab.learn.offline_linear", "mdplab.sweep",
      "mdplab.proxies", "mdplab.proxies.rewards", "mdplab.learn.linear", "mdplab.learn.adversarial",
+     "mdplab.learn.adversarial_unknown",
      "mdplab.envs.linear"],
 )
 def test_api_page_lists_public_names(module):
@@ -221,6 +222,7 @@ def _same_default(doc_default: ast.expr, actual) -> bool:
      "mdplab.learn.preference", "mdplab.learn.demo", "mdplab.learn.demo_rlhf",
      "mdplab.learn.offline", "mdplab.learn.offline_linear", "mdplab.sweep",
      "mdplab.proxies", "mdplab.proxies.rewards", "mdplab.learn.linear", "mdplab.learn.adversarial",
+     "mdplab.learn.adversarial_unknown",
      "mdplab.envs.linear"],
 )
 def test_api_page_signatures_match_the_code(module):

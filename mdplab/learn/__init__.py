@@ -35,7 +35,7 @@ __all__ = [
 
 
 _SUBMODULES = ("games", "preference", "demo", "demo_rlhf", "adversarial", "linear", "offline",
-               "offline_linear")
+               "offline_linear", "adversarial_unknown")
 
 
 def __getattr__(name):  # ml.learn.games, ml.learn.preference, ... imported on first use
