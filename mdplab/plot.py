@@ -58,6 +58,7 @@ __all__ = [
     "plot_loglog_fit",
     "reference_line",
     "save_figure",
+    "value_ticks",
 ]
 
 #: Column widths in inches: one column (3.4 in) and a full page width (7.0 in).
@@ -430,6 +431,23 @@ def reference_line(ax, slope: float, anchor: tuple[float, float], *, label: str 
                 label=label, linewidth=kwargs.pop("linewidth", 0.8), **kwargs)
     ax.set_xlim(lo, hi)
     _refresh_legend(ax, label)
+    return ax
+
+
+def value_ticks(ax, values, *, axis: str = "x"):
+    """Label a log axis at exactly ``values`` (plain numbers, e.g. the grid of ``K`` a sweep
+    ran) and drop the minor tick labels, which crowd short log ranges. Returns ``ax``."""
+    from matplotlib.ticker import FixedLocator, NullFormatter
+
+    vals = np.asarray(values, dtype=float).ravel()
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis = {axis!r}: expected 'x' or 'y'")
+    if vals.size == 0 or not np.all(np.isfinite(vals)):
+        raise ValueError("values: expected finite tick positions")
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(FixedLocator(vals))
+    target.set_major_formatter(lambda v, _pos: f"{v:g}")
+    target.set_minor_formatter(NullFormatter())
     return ax
 
 

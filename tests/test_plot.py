@@ -252,3 +252,22 @@ def test_label_axes():
     assert mp.label_axes(ax, "x", "y", "t") is ax
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("x", "y", "t")
     assert ax.get_legend() is not None
+
+
+def test_value_ticks_labels_exactly_the_given_values():
+    import matplotlib.pyplot as plt
+
+    from mdplab.plot import value_ticks
+
+    fig, ax = plt.subplots()
+    ax.loglog([250, 4000], [1, 10])
+    value_ticks(ax, [250, 500, 1000, 2000, 4000])
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels == ["250", "500", "1000", "2000", "4000"]
+    assert all(not t.get_text() for t in ax.xaxis.get_minorticklabels())
+    with pytest.raises(ValueError, match="axis"):
+        value_ticks(ax, [1, 2], axis="z")
+    with pytest.raises(ValueError, match="finite"):
+        value_ticks(ax, [np.nan])
+    plt.close(fig)

@@ -22,6 +22,8 @@ regret against :math:`K` covers or lies below :math:`1/2`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy import stats
 
@@ -36,6 +38,7 @@ from ..plot import (
     paper_style,
     plot_loglog_fit,
     save_figure,
+    value_ticks,
 )
 from . import ClaimResult, register
 from ._seeds import seed_sweep
@@ -80,11 +83,14 @@ def uob_repetition(Ks: list, instance_seed: int, rng) -> list[dict]:
 
 
 def _boot_slope(K, Y, rng, n_boot=1000, level=0.90):
+    """Slope of the log mean over seeds (rows of ``Y``) against log K, with its percentile
+    bootstrap interval over seeds stored as the fit's ``ci`` (and returned)."""
     fit = fit_loglog_slope(K, Y.mean(0))
     boots = [fit_loglog_slope(K, Y[rng.integers(len(Y), size=len(Y))].mean(0)).slope
              for _ in range(n_boot)]
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
-    return fit, (float(lo), float(hi))
+    ci = (float(lo), float(hi))
+    return dataclasses.replace(fit, ci=ci, level=level), ci
 
 
 @register(
@@ -136,9 +142,11 @@ def check_uob_reps(quick: bool, rng: np.random.Generator, out) -> ClaimResult:
             plot_loglog_fit(ax, Kf, y, fit=fit, label=lab, color=col)
             half = stats.t.ppf(0.975, len(piv[key]) - 1) * piv[key].std(0, ddof=1) \
                 / np.sqrt(len(piv[key]))
-            ax.fill_between(Kf, np.maximum(y - half, 1e-3), y + half, color=col, alpha=0.15,
+            # lower end clipped at y/5: with few seeds the t-band can reach 0 on a log axis
+            ax.fill_between(Kf, np.maximum(y - half, y / 5), y + half, color=col, alpha=0.15,
                             lw=0)
         ax.loglog(Kf, m[0] * np.sqrt(Kf / Kf[0]), "k--", lw=0.8, label=r"$\propto\sqrt{K}$")
+        value_ticks(ax, Ks)
         label_axes(ax, "episodes K", "regret vs best fixed policy (exact, mean)",
                    "Bandit feedback, unknown vs known transitions")
         ax.legend(fontsize=6)

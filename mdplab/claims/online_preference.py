@@ -40,6 +40,8 @@ sampled the best response.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy import stats
 
@@ -52,6 +54,7 @@ from ..plot import (
     new_figure,
     paper_style,
     save_figure,
+    value_ticks,
 )
 from . import ClaimResult, register
 from ._seeds import seed_sweep
@@ -120,7 +123,8 @@ def _tci(x, level=0.95):
 
 
 def _boot_slope(T, gaps, rng, n_boot=1000, level=0.90):
-    """Slope of log mean gap vs log T and its bootstrap interval over seeds (rows of ``gaps``)."""
+    """Slope of log mean gap vs log T and its bootstrap interval over seeds (rows of ``gaps``),
+    also stored as the fit's ``ci``."""
     fit = fit_loglog_slope(T, gaps.mean(0))
     boots = []
     for _ in range(n_boot):
@@ -128,7 +132,8 @@ def _boot_slope(T, gaps, rng, n_boot=1000, level=0.90):
         if np.all(m > 0):
             boots.append(fit_loglog_slope(T, m).slope)
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
-    return fit, (float(lo), float(hi))
+    ci = (float(lo), float(hi))
+    return dataclasses.replace(fit, ci=ci, level=level), ci
 
 
 @register(
@@ -170,9 +175,11 @@ def check_xpo_exploration(quick: bool, rng: np.random.Generator, out) -> ClaimRe
             mean = g.mean(0)
             half = stats.t.ppf(0.975, len(g) - 1) * g.std(0, ddof=1) / np.sqrt(len(g))
             ax.loglog(T, mean, "o-", color=col, label=f"{m} (slope {fit.slope:.2f})")
-            confidence_band(ax, T, np.maximum(mean - half, 1e-4), mean + half, color=col)
+            # lower end clipped at mean/5: with few seeds the band can reach 0 on a log axis
+            confidence_band(ax, T, np.maximum(mean - half, mean / 5), mean + half, color=col)
         ax.loglog(T, gaps["XPO"].mean(0)[0] * np.sqrt(T[0] / T), "k:", lw=0.8,
                   label=r"$\propto T^{-1/2}$")
+        value_ticks(ax, rounds)
         label_axes(ax, "rounds T (preference queries)",
                    r"$J_\beta(\pi^*_\beta) - J_\beta(\hat\pi_T)$ (reward units)",
                    "Mixture policy (mean, 95% band)")
@@ -181,6 +188,7 @@ def check_xpo_exploration(quick: bool, rng: np.random.Generator, out) -> ClaimRe
         for m, col in (("XPO", "C0"), ("online DPO", "C1")):
             ax.plot(T, [found[(m, t)] for t in rounds], "o-", color=col, label=m)
         ax.set_xscale("log")
+        value_ticks(ax, rounds)
         ax.set_ylim(-0.05, 1.05)
         label_axes(ax, "rounds T", "fraction of runs", "Best response ever sampled")
         ax.legend(fontsize=6)
