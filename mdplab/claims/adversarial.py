@@ -391,7 +391,10 @@ def check_policy_ftrl(quick: bool, rng: np.random.Generator, out):
         f"{sl(('benign', 'log-barrier')):.3f}, with baseline "
         f"{sl(('benign', 'log-barrier, baseline')):.3f} (criterion <= 0.6). Uniform play on the "
         f"hard instance: regret {uni.iloc[-1]:.0f} at K = {Ks[-1]}. Simulator-free K^(8/9) "
-        f"variant: not implemented."
+        f"variant: not implemented. These learners have no exploration bonus: per-state FTRL "
+        f"pays for the mismatch q*(s)/q_k(s) between the comparator's and its own state "
+        f"occupancies, which policy-optimisation analyses control with dilated bonuses (Luo, "
+        f"Wei & Lee 2021, arXiv:2107.08346), a likely reason for the benign-instance slope."
     )
     key = {"slope_logbarrier": sl("log-barrier"), "slope_logbarrier_baseline":
            sl("log-barrier, baseline"), "slope_entropy": sl("entropy"),

@@ -154,7 +154,8 @@ def check_xpo_exploration(quick: bool, rng: np.random.Generator, out) -> ClaimRe
     rounds = [50, 100, 200] if quick else [100, 200, 400, 800]
     n_seeds = 4 if quick else 10
     table = seed_sweep(xpo_repetition, {"rounds": [rounds], "c_alpha": C_ALPHA}, n_seeds, rng)
-    table = table.sort_values(["method", "seed", "T"]).reset_index(drop=True)
+    table = table.sort_values(["method", "seed", "T"]).reset_index(drop=True)[
+        ["method", "seed", "T", "alpha", "mixture_gap", "last_gap", "found_best"]]
     T = np.asarray(rounds, dtype=float)
     gaps = {m: table[table["method"] == m].pivot(index="seed", columns="T",
                                                  values="mixture_gap")[rounds].to_numpy()
