@@ -89,6 +89,8 @@ analysis tolerates arbitrarily negative estimates gives :math:`\tilde O(\sqrt K)
 simulator; theorem and algorithm numbering unverified; their dilated bonus and
 magnitude-reduced estimator are not implemented). Formulas in the class docstring.
 
+Unknown transitions: :mod:`mdplab.learn.adversarial_unknown` (UOB-REPS).
+
 Adversaries
 -----------
 All return a ``(K, H, S, A)`` float array in [0, 1], fixed before the run:
@@ -325,7 +327,8 @@ def project_occupancy(mdp: TabularMDP, w=None, *, logw=None, method: str = "newt
     max_iter : int
         Newton iterations at most.
     v0 : array_like, optional
-        Warm start of the dual ``(H, S)`` (Newton).
+        Warm start of the dual ``(H, S)`` (Newton); ``None``: a backward pass matching every
+        state's outflow to a target mass (:func:`mdplab.learn._adv_kernels.oreps_initial_v`).
     """
     _check_model(mdp)
     if (w is None) == (logw is None):
@@ -359,7 +362,10 @@ def project_occupancy(mdp: TabularMDP, w=None, *, logw=None, method: str = "newt
     if v.shape != (mdp.H, mdp.S):
         raise ValueError(f"v0 has shape {v.shape}, expected {(mdp.H, mdp.S)}")
     q = np.zeros(shape)
-    it, viol = _ak.kl_project(np.ascontiguousarray(logw), P, mu, reach, v, q, tol, max_iter)
+    logw = np.ascontiguousarray(logw)
+    if v0 is None:  # cold start: outflows matched by a backward pass (far points converge)
+        _ak.oreps_initial_v(logw, P, mu, reach, v)
+    it, viol = _ak.kl_project(logw, P, mu, reach, v, q, tol, max_iter)
     return OccupancyProjection(q, v, int(it), flow_violation(mdp, q), "newton")
 
 
@@ -817,7 +823,9 @@ def run_adversarial(learner: AdversarialLearner, mdp: TabularMDP, losses, *, rng
     exact, computed on the rows kept); ``seconds``. ``record_every`` thins the rows like
     :func:`mdplab.learn.run` (:func:`mdplab.learn.record_grid`). ``log.attrs`` holds
     ``best_policy``, ``best_loss``, ``learner``, ``max_violation`` (largest flow violation
-    of the learner's projections, when it has one).
+    of the learner's projections, when it has one) and, for learners that report it (UOB-REPS,
+    :mod:`mdplab.learn.adversarial_unknown`),
+    ``diagnostics`` (a dict: epochs, Newton iterations, final confidence set).
     """
     _check_model(mdp)
     table = _check_losses(losses, mdp)
@@ -844,4 +852,6 @@ def run_adversarial(learner: AdversarialLearner, mdp: TabularMDP, losses, *, rng
                         "seconds": seconds[rows]})
     log.attrs.update(learner=repr(learner), best_policy=pi_star, best_loss=best_loss,
                      episodes=K, max_violation=getattr(agent, "max_violation", float("nan")))
+    if hasattr(agent, "diagnostics"):
+        log.attrs["diagnostics"] = agent.diagnostics()
     return log
