@@ -5,8 +5,11 @@ The projection is :func:`mdplab.learn.adversarial.project_occupancy`: dual Newto
 block-tridiagonal Hessian) and, for comparison, the primal exponential-cone program in cvxpy
 (Clarabel). Timed cold (dual started at 0, random ``log w ~ N(0, 1)``) and warm (dual of the
 previous O-REPS step, ``log w`` changed by one bandit loss estimate), which is what O-REPS pays
-per episode. Also: ``run_adversarial`` episodes per second for O-REPS on the claim instance
-(H = 4, S = 3, A = 3) and on S = 50, A = 5, H = 10.
+per episode. The UOB-REPS projection onto the occupancy measures of a confidence box
+(:func:`mdplab.learn.adversarial_unknown.project_confidence_occupancy`, triples) by dual Newton
+and by cvxpy, at H = 4, S = 3, A = 2 and at S = 10, A = 3, H = 5. Also: ``run_adversarial``
+episodes per second for O-REPS and UOB-REPS on the claim instance (H = 4, S = 3, A = 3) and
+for O-REPS on S = 50, A = 5, H = 10.
 
 Usage::
 
@@ -20,11 +23,13 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import numpy as np
 
 import mdplab as ml
 from mdplab.learn import adversarial as adv
+from mdplab.learn import adversarial_unknown as au
 
 
 def _time(fn, repeats):
@@ -69,6 +74,27 @@ def main(argv=None) -> list[dict]:
                      "median_ms": 1e3 * med, "max_ms": 1e3 * worst, "iterations": 0,
                      "violation": cv.violation,
                      "max_abs_diff_vs_newton": float(np.abs(cv.q - res.q).max())})
+    # UOB-REPS: projection onto the occupancy measures of a confidence box (triples)
+    for (s, a, h) in ((3, 2, 4), (10, 3, 5)):
+        P_bar = rng.dirichlet(np.ones(s), size=(h - 1, s, a))
+        eps = rng.uniform(0, 0.2, size=(h - 1, s, a, s))
+        mu = np.eye(s)[0]
+        lw, ll = rng.normal(size=(h - 1, s, a, s)), rng.normal(size=(s, a))
+        newton = partial(au.project_confidence_occupancy, mu, P_bar, eps, lw, ll)
+        newton()  # JIT warm-up
+        med, worst = _time(newton, args.repeats)
+        nw = newton()
+        rows.append({"case": "UOB newton cold", "S": s, "A": a, "H": h,
+                     "median_ms": 1e3 * med, "max_ms": 1e3 * worst,
+                     "iterations": nw.iterations, "violation": nw.violation})
+        if not args.no_cvxpy:
+            cvx = partial(newton, method="cvxpy")
+            med, worst = _time(cvx, max(1, args.repeats // 5))
+            cv = cvx()
+            rows.append({"case": "UOB cvxpy (Clarabel)", "S": s, "A": a, "H": h,
+                         "median_ms": 1e3 * med, "max_ms": 1e3 * worst, "iterations": 0,
+                         "violation": cv.violation,
+                         "max_abs_diff_vs_newton": float(np.abs(cv.q - nw.q).max())})
     # episode loop
     for (s, a, h, K) in ((3, 3, 4, 5000), (50, 5, 10, 200)):
         m = ml.envs.random_mdp(s, a, horizon=h, time_varying=True, rng=args.seed)
@@ -81,6 +107,16 @@ def main(argv=None) -> list[dict]:
             rows.append({"case": f"O-REPS {fb} episode loop", "S": s, "A": a, "H": h,
                          "median_ms": 1e3 * sec / K, "max_ms": float("nan"), "iterations": K,
                          "violation": float("nan")})
+    m = ml.envs.random_mdp(3, 3, horizon=4, time_varying=True, rng=args.seed)
+    K = 2000
+    losses = adv.oblivious_losses(m, K, rng=args.seed)
+    adv.run_adversarial(au.UOBREPS(), m, losses[:5], rng=0)
+    t = time.perf_counter()
+    log = adv.run_adversarial(au.UOBREPS(), m, losses, rng=0, record_every=K)
+    sec = time.perf_counter() - t
+    rows.append({"case": "UOB-REPS episode loop", "S": 3, "A": 3, "H": 4,
+                 "median_ms": 1e3 * sec / K, "max_ms": float("nan"), "iterations": K,
+                 "violation": float(log.attrs["max_violation"])})
     for r in rows:
         print(f"{r['case']:28s} S={r['S']:>3d} A={r['A']:>2d} H={r['H']:>3d}  "
               f"median {r['median_ms']:8.3f} ms  max {r['max_ms']:8.3f} ms  "

@@ -113,6 +113,66 @@ def _gradient(q, P, mu, reach, g):
 
 
 @nb.njit(**_JIT)
+def _block_tridiagonal_solve(D, E, rhs, delta):
+    """Solve the symmetric block-tridiagonal system (diagonal blocks ``D[h]``, upper blocks
+    ``E[h]`` coupling h and h+1) in place of ``D`` and ``rhs``: block forward elimination
+    :math:`U_h = D_h - E_{h-1}^\top U_{h-1}^{-1}E_{h-1}`, then back substitution."""
+    H = D.shape[0]
+    for h in range(1, H):
+        X = np.linalg.solve(D[h - 1], E[h - 1])
+        y = np.linalg.solve(D[h - 1], rhs[h - 1])
+        D[h] -= E[h - 1].T @ X
+        rhs[h] -= E[h - 1].T @ y
+    delta[H - 1] = np.linalg.solve(D[H - 1], rhs[H - 1])
+    for h in range(H - 2, -1, -1):
+        delta[h] = np.linalg.solve(D[h], rhs[h] - E[h] @ delta[h + 1])
+
+
+@nb.njit(**_JIT)
+def _masked_solve(D, E, reach, ridge, g, delta):
+    """Newton direction ``delta = -Hess^{-1} g`` from the blocks of the Hessian of a flow dual:
+    the rows and columns of unreachable states are replaced by the identity (their direction
+    is 0) and the others get a relative ridge."""
+    H, S = g.shape
+    for h in range(H):
+        for s in range(S):
+            if not reach[h, s]:
+                for t in range(S):
+                    D[h, s, t] = 0.0
+                    D[h, t, s] = 0.0
+                    E[h, s, t] = 0.0
+                    if h > 0:
+                        E[h - 1, t, s] = 0.0
+                D[h, s, s] = 1.0
+            else:
+                D[h, s, s] += ridge * (1.0 + D[h, s, s])
+    rhs = -g.copy()
+    _block_tridiagonal_solve(D, E, rhs, delta)
+    for h in range(H):
+        for s in range(S):
+            if not reach[h, s]:
+                delta[h, s] = 0.0
+
+
+@nb.njit(**_JIT)
+def _descent_slope(g, delta):
+    """Directional derivative ``<g, delta>``; a direction that is not a descent direction
+    (rounding, a kink of the dual) is replaced by ``-g``."""
+    H, S = g.shape
+    slope = 0.0
+    for h in range(H):
+        for s in range(S):
+            slope += g[h, s] * delta[h, s]
+    if not slope < 0.0:
+        slope = 0.0
+        for h in range(H):
+            for s in range(S):
+                delta[h, s] = -g[h, s]
+                slope -= g[h, s] * g[h, s]
+    return slope
+
+
+@nb.njit(**_JIT)
 def _newton_direction(q, P, reach, g, ridge, D, E, delta):
     """Solve Hess * delta = -g (block tridiagonal: diagonal blocks D[h], upper blocks E[h])."""
     H, S, A = q.shape
@@ -133,32 +193,7 @@ def _newton_direction(q, P, reach, g, ridge, D, E, delta):
                         M[s * A + a, t] = r * pt
         if h + 1 < H:
             D[h + 1] += M.T @ M  # sum_{s,a} q P(.|s,a) P(.|s,a)^T (BLAS)
-    for h in range(H):
-        for s in range(S):
-            if not reach[h, s]:
-                for t in range(S):
-                    D[h, s, t] = 0.0
-                    D[h, t, s] = 0.0
-                    E[h, s, t] = 0.0
-                    if h > 0:
-                        E[h - 1, t, s] = 0.0
-                D[h, s, s] = 1.0
-            else:
-                D[h, s, s] += ridge * (1.0 + D[h, s, s])
-    # block forward elimination: U_h = D_h - E_{h-1}^T U_{h-1}^{-1} E_{h-1}
-    rhs = -g.copy()
-    for h in range(1, H):
-        X = np.linalg.solve(D[h - 1], E[h - 1])          # U^{-1} E
-        y = np.linalg.solve(D[h - 1], rhs[h - 1])        # U^{-1} y
-        D[h] -= E[h - 1].T @ X
-        rhs[h] -= E[h - 1].T @ y
-    delta[H - 1] = np.linalg.solve(D[H - 1], rhs[H - 1])
-    for h in range(H - 2, -1, -1):
-        delta[h] = np.linalg.solve(D[h], rhs[h] - E[h] @ delta[h + 1])
-    for h in range(H):
-        for s in range(S):
-            if not reach[h, s]:
-                delta[h, s] = 0.0
+    _masked_solve(D, E, reach, ridge, g, delta)
 
 
 @nb.njit(**_JIT)
@@ -190,18 +225,7 @@ def kl_project(logw, P, mu, reach, v, q, tol, max_iter):
     while viol > tol and it < max_iter:
         it += 1
         _newton_direction(q, P, reach, g, ridge, D, E, delta)
-        slope = 0.0
-        for h in range(H):
-            for s in range(S):
-                slope += g[h, s] * delta[h, s]
-        if not slope < 0.0:  # not a descent direction (rounding): fall back to gradient
-            for h in range(H):
-                for s in range(S):
-                    delta[h, s] = -g[h, s]
-            slope = 0.0
-            for h in range(H):
-                for s in range(S):
-                    slope -= g[h, s] * g[h, s]
+        slope = _descent_slope(g, delta)
         t = 1.0
         accepted = False
         for _ in range(60):
@@ -471,21 +495,6 @@ def _uob_gradient(W, qlast, mu, reach, g):
 
 
 @nb.njit(**_JIT)
-def _block_tridiagonal_solve(D, E, rhs, delta):
-    """Solve the symmetric block-tridiagonal system (diagonal blocks ``D[h]``, upper blocks
-    ``E[h]`` coupling h and h+1) in place of ``D`` and ``rhs``."""
-    H = D.shape[0]
-    for h in range(1, H):
-        X = np.linalg.solve(D[h - 1], E[h - 1])
-        y = np.linalg.solve(D[h - 1], rhs[h - 1])
-        D[h] -= E[h - 1].T @ X
-        rhs[h] -= E[h - 1].T @ y
-    delta[H - 1] = np.linalg.solve(D[H - 1], rhs[H - 1])
-    for h in range(H - 2, -1, -1):
-        delta[h] = np.linalg.solve(D[h], rhs[h] - E[h] @ delta[h + 1])
-
-
-@nb.njit(**_JIT)
 def _uob_newton_direction(W, qlast, P_star, free, reach, g, ridge, D, E, delta):
     r"""Newton direction of the confidence-set dual: the Hessian is
     :math:`\sum_b q_b\,c_bc_b^\top + q_b J_b` with :math:`c_b = -e_{h,s} + \sum_t p^\star_b(t)
@@ -527,24 +536,7 @@ def _uob_newton_direction(W, qlast, P_star, free, reach, g, ridge, D, E, delta):
     for s in range(S):
         for a in range(A):
             D[H - 1, s, s] += qlast[s, a]
-    for h in range(H):
-        for s in range(S):
-            if not reach[h, s]:
-                for t in range(S):
-                    D[h, s, t] = 0.0
-                    D[h, t, s] = 0.0
-                    E[h, s, t] = 0.0
-                    if h > 0:
-                        E[h - 1, t, s] = 0.0
-                D[h, s, s] = 1.0
-            else:
-                D[h, s, s] += ridge * (1.0 + D[h, s, s])
-    rhs = -g.copy()
-    _block_tridiagonal_solve(D, E, rhs, delta)
-    for h in range(H):
-        for s in range(S):
-            if not reach[h, s]:
-                delta[h, s] = 0.0
+    _masked_solve(D, E, reach, ridge, g, delta)
 
 
 @nb.njit(**_JIT)
@@ -587,18 +579,7 @@ def uob_project(cw, clast, lo, hi, mu, reach, v, W, qlast, logq, tol, max_iter):
     while viol > tol and it < max_iter:
         it += 1
         _uob_newton_direction(W, qlast, P_star, free, reach, g, ridge, D, E, delta)
-        slope = 0.0
-        for h in range(H):
-            for s in range(S):
-                slope += g[h, s] * delta[h, s]
-        if not slope < 0.0:  # not a descent direction (rounding, a kink): gradient step
-            for h in range(H):
-                for s in range(S):
-                    delta[h, s] = -g[h, s]
-            slope = 0.0
-            for h in range(H):
-                for s in range(S):
-                    slope -= g[h, s] * g[h, s]
+        slope = _descent_slope(g, delta)
         t = 1.0
         accepted = False
         for _ in range(60):
