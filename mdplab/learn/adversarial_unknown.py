@@ -48,7 +48,8 @@ Comp-UOB (:func:`upper_occupancy_bound`, compiled): for each target :math:`(h, s
 :math:`f_k(x) = \sum_a\pi_t(a|x)\max_{\hat P(\cdot|x,a)}\sum_{x'}\hat P(x'|x,a)f_{k+1}(x')`,
 :math:`f_h = \mathbb 1_s`, where the inner maximum over the box :math:`[\bar P - \epsilon,
 \bar P + \epsilon]\cap` simplex is greedy (lower ends, then the remaining mass to the largest
-:math:`f` first). Tuning :math:`\eta = \gamma = \sqrt{H\ln(HSA/\delta)/(KSA)}`.
+:math:`f` first). Tuning :math:`\eta = \gamma = \sqrt{L\ln(L|X||A|/\delta)/(T|X||A|)}` with
+:math:`L = H`, :math:`|X| = HS`, :math:`T = K` (:func:`uob_reps_eta`).
 """
 
 from __future__ import annotations
