@@ -432,3 +432,27 @@ def test_projection_cold_start_converges_on_extreme_points():
                                        atol=1e-7)
     assert worst <= 1e-11
     assert max(iters) <= 20
+
+
+def test_fixed_policy_regret_against_exact_evaluation():
+    """R_k of a fixed policy: its last value is J(pi*) - J(pi) for the reward -sum_k l_k
+    (exact evaluation by mdplab's backward policy evaluation), the best policy in hindsight
+    has R_K = 0, and the increments are the per-episode loss differences."""
+    mdp = ml.envs.random_mdp(3, 2, horizon=4, time_varying=True, rng=2)
+    L = adv.oblivious_losses(mdp, 50, rng=3)
+    rng = np.random.default_rng(4)
+    pi = rng.dirichlet(np.ones(2), size=(4, 3))
+    pi_star, best = adv.best_policy_in_hindsight(mdp, L)
+    R = adv.fixed_policy_regret(mdp, pi, L)
+    assert R.shape == (50,)
+    total = mdp.with_(R=-L.sum(0))
+    J_pi = ml.evaluate(total, pi).J
+    assert R[-1] == pytest.approx(-J_pi - best, abs=1e-10)
+    assert adv.fixed_policy_regret(mdp, pi_star, L)[-1] == pytest.approx(0.0, abs=1e-10)
+    first = mdp.with_(R=-L[0])
+    assert R[0] == pytest.approx(ml.evaluate(first, pi_star).J - ml.evaluate(first, pi).J,
+                                 abs=1e-12)
+    with pytest.raises(ValueError, match="policy has shape"):
+        adv.fixed_policy_regret(mdp, pi[0], L)
+    with pytest.raises(ValueError, match="probability"):
+        adv.fixed_policy_regret(mdp, 2 * pi, L)

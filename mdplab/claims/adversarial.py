@@ -69,13 +69,7 @@ def _instance(rng) -> object:
 
 def _uniform_regret(mdp, L) -> float:
     """Exact regret of the uniform policy (a non-learning reference)."""
-    from ..learn import _adv_kernels as ak
-
-    P = adv._kernel(mdp)
-    q = np.zeros((H, S, A))
-    ak.occupancy_from_policy(P, np.asarray(mdp.mu, float), np.full((H, S, A), 1.0 / A), q)
-    total = L.sum(axis=0)
-    return float(np.sum(q * total) - adv.best_policy_in_hindsight(mdp, L)[1])
+    return float(adv.fixed_policy_regret(mdp, np.full((H, S, A), 1.0 / A), L)[-1])
 
 
 def _claim_instance(instance_seed: int):

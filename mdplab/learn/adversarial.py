@@ -127,6 +127,7 @@ __all__ = [
     "adaptive_losses",
     "best_policy_in_hindsight",
     "drifting_losses",
+    "fixed_policy_regret",
     "flow_violation",
     "hard_losses",
     "oblivious_losses",
@@ -763,6 +764,29 @@ def best_policy_in_hindsight(mdp: TabularMDP, losses) -> tuple[np.ndarray, float
     losses = _check_losses(losses, mdp)
     P = _kernel(mdp)
     return _best(P, np.ascontiguousarray(mdp.mu, dtype=np.float64), losses.sum(axis=0))
+
+
+def fixed_policy_regret(mdp: TabularMDP, policy, losses) -> np.ndarray:
+    r"""Exact cumulative regret ``(K,)`` of playing one fixed ``policy (H, S, A)`` in every
+    episode: :math:`R_k = \sum_{j\le k}\langle q^\pi - q^{\pi^\star}, \ell_j\rangle`, with
+    :math:`\pi^\star` the best fixed policy for the whole sequence
+    (:func:`best_policy_in_hindsight`), the comparator of :func:`run_adversarial`'s
+    ``cum_regret``. A non-learning reference (e.g. the uniform policy) for regret curves."""
+    _check_model(mdp)
+    losses = _check_losses(losses, mdp)
+    pi = np.asarray(policy, dtype=np.float64)
+    if pi.shape != (mdp.H, mdp.S, mdp.A):
+        raise ValueError(f"policy has shape {pi.shape}, expected {(mdp.H, mdp.S, mdp.A)}")
+    if not np.all(np.isfinite(pi)) or pi.min() < 0 or np.abs(pi.sum(-1) - 1).max() > 1e-9:
+        raise ValueError("policy: every row must be a probability distribution")
+    P = _kernel(mdp)
+    mu = np.ascontiguousarray(mdp.mu, dtype=np.float64)
+    q = np.zeros((mdp.H, mdp.S, mdp.A))
+    _ak.occupancy_from_policy(P, mu, np.ascontiguousarray(pi), q)
+    pi_star, _ = _best(P, mu, losses.sum(axis=0))
+    q_star = np.zeros_like(q)
+    _ak.occupancy_from_policy(P, mu, np.ascontiguousarray(pi_star), q_star)
+    return np.cumsum(np.einsum("khsa,hsa->k", losses, q - q_star))
 
 
 def _best(P, mu, L):
