@@ -39,10 +39,9 @@ UOB-REPS (:class:`mdplab.learn.adversarial_unknown.UOBREPS`): :func:`box_kl_proj
 projection onto a box within the simplex), :func:`uob_project` (the projection onto the
 occupancy measures consistent with a box confidence set: damped Newton on the dual in the flow
 multipliers, same block-tridiagonal solve as :func:`kl_project`; derivation in
-:func:`mdplab.learn.adversarial.project_confidence_occupancy`) and :func:`comp_uob` (the upper
-occupancy bound). Cross-checked against cvxpy, a HiGHS linear program and the Python
-implementation of :mod:`mdplab.learn.adversarial_unknown` in
-``tests/test_learn_adversarial_uob.py``.
+:func:`mdplab.learn.adversarial_unknown.project_confidence_occupancy`) and :func:`comp_uob`
+(the upper occupancy bound). Cross-checked against cvxpy, a HiGHS linear program and a
+plain-NumPy Comp-UOB in ``tests/test_learn_adversarial_unknown.py``.
 """
 
 from __future__ import annotations
@@ -325,8 +324,9 @@ def entropy_policy(L, eta, pi):
 # ----------------------------------------------------------------------------- UOB-REPS
 #
 # The KL projection onto the occupancy measures consistent with a confidence set of kernels,
-# and the upper occupancy bound (Comp-UOB); see :func:`mdplab.learn.adversarial.
-# project_confidence_occupancy` and :func:`mdplab.learn.adversarial.comp_uob` for the maths.
+# and the upper occupancy bound (Comp-UOB); see :func:`mdplab.learn.adversarial_unknown.
+# project_confidence_occupancy` and :func:`mdplab.learn.adversarial_unknown.
+# upper_occupancy_bound` for the maths.
 
 
 @nb.njit(**_JIT)
