@@ -11,13 +11,16 @@ r"""Build the claims report: run checks, write CSV / JSON / figures per claim an
 
 The *cache key* of a result (:func:`cache_key`) is a SHA-256 of the claim module's source file,
 of the whole installed ``mdplab`` package source (:func:`library_hash`: every ``.py`` file of
-the package), the mdplab version, the mode (quick / full), the seed and the claim id. Re-running
-reuses a finished result whose key matches (its ``result.json``, ``table.csv`` and figures all
-present) unless ``force=True``; ``result.json`` is written last, so an interrupted run is never
-mistaken for a finished one. Because the key covers the library source, changing any library
-code (solvers, environments, plotting) invalidates every cached result. It does not cover
-installed dependencies (NumPy, SciPy, cvxpy): after upgrading those, re-run with
-``force=True`` (``mdplab claims check --force``).
+the package), the mdplab version, the numerical environment (:func:`environment`: the versions
+of Python, NumPy, SciPy, Numba, cvxpy and pandas), the mode (quick / full), the seed and the
+claim id. Re-running reuses a finished result whose key matches (its ``result.json``,
+``table.csv`` and figures all present) unless ``force=True``; ``result.json`` is written last,
+so an interrupted run is never mistaken for a finished one. Because the key covers the library
+source, changing any library code (solvers, environments, plotting) invalidates every cached
+result, and so does upgrading a dependency of :func:`environment`: NumPy guarantees the streams
+of its ``Generator`` only within one build, and optimizers change between SciPy releases, so a
+result is only reused in the environment that produced it. Each ``result.json`` records that
+environment and ``index.md`` lists it.
 
 ``index.md`` is rebuilt from every ``<id>/result.json`` present in ``out``, so running one
 claim after a full run updates its row and keeps the others. In full mode the figures are
@@ -50,6 +53,7 @@ __all__ = [
     "INDEX_MARKER",
     "build_report",
     "cache_key",
+    "environment",
     "is_report_dir",
     "load_results",
     "markdown_table",
@@ -84,13 +88,38 @@ def library_hash() -> str:
     return h.hexdigest()
 
 
+_ENV_PACKAGES = ("numpy", "scipy", "numba", "cvxpy", "pandas")
+
+
+@functools.cache
+def environment() -> dict:
+    """Versions of Python and of the numerical packages a claim's numbers can depend on
+    (``None`` for a package that is not installed)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    env = {"python": platform.python_version()}
+    for name in _ENV_PACKAGES:
+        try:
+            env[name] = version(name)
+        except PackageNotFoundError:
+            env[name] = None
+    return env
+
+
+def _env_text(env: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in env.items() if v is not None)
+
+
 def cache_key(claim: Claim, quick: bool, seed: int) -> str:
-    """SHA-256 of (claim module source, mdplab library source, version, mode, seed, claim id)."""
+    """SHA-256 of (claim module source, mdplab library source, version, environment, mode,
+    seed, claim id)."""
     payload = json.dumps(
         {
             "source": source_hash(claim),
             "library": library_hash(),
             "version": _version(),
+            "environment": environment(),
             "mode": "quick" if quick else "full",
             "seed": int(seed),
             "id": claim.id,
@@ -174,6 +203,7 @@ def _record(run: ClaimRun, key: str, claim_dir: Path) -> dict:
         "seed": run.seed,
         "cache_key": key,
         "mdplab_version": _version(),
+        "environment": environment(),
         "figures": [f.resolve().relative_to(claim_dir.resolve()).as_posix() for f in r.figures],
         "table_rows": int(len(r.table)),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -368,6 +398,10 @@ def write_index(out: Path | str) -> Path:
     n_pass = sum(1 for r in recs if r["passed"])
     modes = sorted({r["mode"] for r in recs})
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    envs = sorted({_env_text(r["environment"]) for r in recs if r.get("environment")})
+    env_line = ("Environment: " + "; ".join(envs) + "." if len(envs) == 1 else
+                "Environments (the claims were run in several): " + "; ".join(envs) + "."
+                if envs else "Environment: not recorded.")
     lines = [
         INDEX_MARKER,
         "",
@@ -376,6 +410,8 @@ def write_index(out: Path | str) -> Path:
         f"{len(recs)} claims: {n_pass} passed, {len(recs) - n_pass} failed "
         f"(mode: {', '.join(modes) or '-'}; written {now}). Each claim's folder holds its "
         "`table.csv`, `result.json` and figures. A failed claim is reported, never skipped.",
+        "",
+        env_line,
         "",
         "| Claim | Title | Citation | Verdict | Key numbers | Seconds | Mode |",
         "|---|---|---|---|---|---:|---|",

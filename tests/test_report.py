@@ -339,3 +339,17 @@ def test_peak_memory_is_measured_and_reported(tmp_path):
         assert rec["peak_rss_mb"] >= 100
         assert df.loc[0, "peak_rss_mb"] == pytest.approx(rec["peak_rss_mb"])
         assert "peak memory" in (tmp_path / "report" / "index.md").read_text()
+
+
+def test_environment_is_recorded_listed_and_part_of_the_key(fake_claims, tmp_path, monkeypatch):
+    """A result is reused only in the environment that produced it: the versions are in
+    result.json, in index.md, and a different NumPy version re-runs the claim."""
+    env = report.environment()
+    assert env["numpy"] == np.__version__ and env["python"].count(".") == 2
+    _build(tmp_path, ids=["fake-pass"])
+    rec = json.loads((tmp_path / "report" / "fake-pass" / "result.json").read_text())
+    assert rec["environment"] == env
+    assert f"numpy {np.__version__}" in (tmp_path / "report" / "index.md").read_text()
+    monkeypatch.setattr(report, "environment", lambda: {**env, "numpy": "0.0.0"})
+    df = _build(tmp_path, ids=["fake-pass"])
+    assert CALLS == ["fake-pass"] * 2 and not df["cached"].any()
