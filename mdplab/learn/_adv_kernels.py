@@ -79,6 +79,22 @@ def _dual_point(logw, P, v, reach, q):
 
 
 @nb.njit(**_JIT)
+def _masked_violation(g, reach):
+    """Zero the flow residual ``g (H, S)`` of unreachable states; return its largest
+    absolute value elsewhere."""
+    H, S = g.shape
+    worst = 0.0
+    for h in range(H):
+        for s in range(S):
+            if reach[h, s]:
+                if abs(g[h, s]) > worst:
+                    worst = abs(g[h, s])
+            else:
+                g[h, s] = 0.0
+    return worst
+
+
+@nb.njit(**_JIT)
 def _gradient(q, P, mu, reach, g):
     """g = inflow - outflow (dF/dv); returns max |g| over reachable states."""
     H, S, A = q.shape
@@ -100,15 +116,7 @@ def _gradient(q, P, mu, reach, g):
                         for t in range(S):
                             g[h + 1, t] += x * P[h, s, a, t]
             g[h, s] -= out
-    worst = 0.0
-    for h in range(H):
-        for s in range(S):
-            if reach[h, s]:
-                if abs(g[h, s]) > worst:
-                    worst = abs(g[h, s])
-            else:
-                g[h, s] = 0.0
-    return worst
+    return _masked_violation(g, reach)
 
 
 @nb.njit(**_JIT)
@@ -483,15 +491,7 @@ def _uob_gradient(W, qlast, mu, reach, g):
     for s in range(S):
         for a in range(A):
             g[H - 1, s] -= qlast[s, a]
-    worst = 0.0
-    for h in range(H):
-        for s in range(S):
-            if reach[h, s]:
-                if abs(g[h, s]) > worst:
-                    worst = abs(g[h, s])
-            else:
-                g[h, s] = 0.0
-    return worst
+    return _masked_violation(g, reach)
 
 
 @nb.njit(**_JIT)

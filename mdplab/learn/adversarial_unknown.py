@@ -127,6 +127,15 @@ class ConfidenceProjection:
     method: str
 
 
+def _check_mu(mu, S: int) -> np.ndarray:
+    """The initial distribution as a contiguous float vector of length ``S``, validated."""
+    mu = np.ascontiguousarray(mu, dtype=np.float64)
+    if mu.shape != (S,) or np.any(~np.isfinite(mu)) or mu.min() < 0 or \
+            abs(mu.sum() - 1) > 1e-9:
+        raise ValueError(f"mu: expected a probability vector of length {S}")
+    return mu
+
+
 def _box(P_bar, eps, H: int, S: int, A: int) -> tuple[np.ndarray, np.ndarray]:
     """Validated ``(lo, hi) = (clip(P_bar - eps, 0, 1), clip(P_bar + eps, 0, 1))`` of shape
     ``(H-1, S, A, S)`` (a leading ``H`` axis is cut to its first ``H-1`` steps)."""
@@ -312,10 +321,7 @@ def project_confidence_occupancy(mu, P_bar, eps, logw, log_last, *, method: str 
         raise ValueError(f"log_last has shape {log_last.shape}, expected {(S, A)}")
     if not (np.all(np.isfinite(logw)) and np.all(np.isfinite(log_last))):
         raise ValueError("logw and log_last must be finite everywhere")
-    mu = np.ascontiguousarray(mu, dtype=np.float64)
-    if mu.shape != (S,) or np.any(~np.isfinite(mu)) or mu.min() < 0 or \
-            abs(mu.sum() - 1) > 1e-9:
-        raise ValueError(f"mu: expected a probability vector of length {S}")
+    mu = _check_mu(mu, S)
     lo, hi = _box(P_bar, eps, H, S, A)
     if Hm1 and (lo.sum(-1).max() > 1 + 1e-12 or hi.sum(-1).min() < 1 - 1e-12):
         raise ValueError("the box [P_bar - eps, P_bar + eps] holds no distribution")
@@ -377,10 +383,7 @@ def upper_occupancy_bound(pi, P_bar, eps, mu) -> np.ndarray:
     H, S, A = pi.shape
     if not np.all(np.isfinite(pi)) or pi.min() < 0 or np.abs(pi.sum(-1) - 1).max() > 1e-9:
         raise ValueError("pi: every row must be a probability distribution")
-    mu = np.ascontiguousarray(mu, dtype=np.float64)
-    if mu.shape != (S,) or np.any(~np.isfinite(mu)) or mu.min() < 0 or \
-            abs(mu.sum() - 1) > 1e-9:
-        raise ValueError(f"mu: expected a probability vector of length {S}")
+    mu = _check_mu(mu, S)
     lo, hi = _box(P_bar, eps, H, S, A)
     if H > 1:
         lo4, hi4 = lo, hi
