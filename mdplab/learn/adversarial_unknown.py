@@ -384,15 +384,10 @@ def upper_occupancy_bound(pi, P_bar, eps, mu) -> np.ndarray:
     if not np.all(np.isfinite(pi)) or pi.min() < 0 or np.abs(pi.sum(-1) - 1).max() > 1e-9:
         raise ValueError("pi: every row must be a probability distribution")
     mu = _check_mu(mu, S)
-    lo, hi = _box(P_bar, eps, H, S, A)
-    if H > 1:
-        lo4, hi4 = lo, hi
-    else:
-        lo4 = hi4 = np.zeros((0, S, A, S))
+    lo, hi = _box(P_bar, eps, H, S, A)  # (H-1, S, A, S); empty when H = 1
     u = np.zeros((H, S, A))
-    _ak.comp_uob(np.ascontiguousarray(pi), lo4, hi4, mu, u)
+    _ak.comp_uob(np.ascontiguousarray(pi), lo, hi, mu, u)
     return u
-
 
 
 def _bernstein_box(N, M, iota):
@@ -437,9 +432,8 @@ class _UOBREPSAgent:
             self.eps = np.zeros_like(self.P_true)
         else:
             self.P_bar, self.eps = _bernstein_box(self.N, self.M, self.iota)
-        H = self.shape[0]
-        self.lo = np.ascontiguousarray(np.clip(self.P_bar[:H - 1] - self.eps[:H - 1], 0, 1))
-        self.hi = np.ascontiguousarray(np.clip(self.P_bar[:H - 1] + self.eps[:H - 1], 0, 1))
+        H, S, A = self.shape
+        self.lo, self.hi = _box(self.P_bar, self.eps, H, S, A)
         self.reach = _box_reach(self.hi, self.mu, H)
         self.N_epoch = self.N.copy()
 
