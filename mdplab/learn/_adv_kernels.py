@@ -204,6 +204,29 @@ def _newton_direction(q, P, reach, g, ridge, D, E, delta):
 
 
 @nb.njit(**_JIT)
+def _trial_dual(v, delta, t, mu, v_try):
+    r"""``v_try = v + t delta``; returns :math:`\langle\mu, v_{\rm try,0}\rangle` (the term of
+    the dual outside the primal point)."""
+    H, S = v.shape
+    for h in range(H):
+        for s in range(S):
+            v_try[h, s] = v[h, s] + t * delta[h, s]
+    mu_v = 0.0
+    for s in range(S):
+        mu_v += mu[s] * v_try[0, s]
+    return mu_v
+
+
+@nb.njit(**_JIT)
+def _armijo(F_try, F, t, slope):
+    """Backtracking acceptance: sufficient decrease ``F_try <= F + t slope / 4``; near the
+    optimum the decrease (about ``-slope``) is below the rounding of ``F``, and the full
+    Newton step is taken (quadratic convergence) as long as ``F_try`` is finite."""
+    tiny = -slope <= 1e-11 * (1.0 + abs(F))
+    return F_try <= F + 0.25 * t * slope or (tiny and math.isfinite(F_try))
+
+
+@nb.njit(**_JIT)
 def kl_project(logw, P, mu, reach, v, q, tol, max_iter):
     """Entropic projection of ``exp(logw)`` onto the occupancy polytope (module docstring).
 
@@ -236,17 +259,9 @@ def kl_project(logw, P, mu, reach, v, q, tol, max_iter):
         t = 1.0
         accepted = False
         for _ in range(60):
-            for h in range(H):
-                for s in range(S):
-                    v_try[h, s] = v[h, s] + t * delta[h, s]
-            mu_v = 0.0
-            for s in range(S):
-                mu_v += mu[s] * v_try[0, s]
+            mu_v = _trial_dual(v, delta, t, mu, v_try)
             F_try = _dual_point(logw, P, v_try, reach, q_try) + mu_v
-            # near the optimum the decrease (~ -slope) is below the rounding of F: take the
-            # full Newton step (quadratic convergence) as long as F stays finite
-            tiny = -slope <= 1e-11 * (1.0 + abs(F))
-            if F_try <= F + 0.25 * t * slope or (tiny and math.isfinite(F_try)):
+            if _armijo(F_try, F, t, slope):
                 accepted = True
                 break
             t *= 0.5
@@ -583,16 +598,10 @@ def uob_project(cw, clast, lo, hi, mu, reach, v, W, qlast, logq, tol, max_iter):
         t = 1.0
         accepted = False
         for _ in range(60):
-            for h in range(H):
-                for s in range(S):
-                    v_try[h, s] = v[h, s] + t * delta[h, s]
-            mu_v = 0.0
-            for s in range(S):
-                mu_v += mu[s] * v_try[0, s]
+            mu_v = _trial_dual(v, delta, t, mu, v_try)
             F_try = _uob_dual_point(cw, clast, lo, hi, v_try, reach, W_try, q_try, P_try,
                                     f_try, lq_try) + mu_v
-            tiny = -slope <= 1e-11 * (1.0 + abs(F))
-            if F_try <= F + 0.25 * t * slope or (tiny and math.isfinite(F_try)):
+            if _armijo(F_try, F, t, slope):
                 accepted = True
                 break
             t *= 0.5
